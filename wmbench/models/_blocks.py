@@ -1,0 +1,61 @@
+"""The one place where a layer kind (``conv``, ``wm-smooth``, ``wm-unsharp``) becomes a module.
+
+Builders of every family describe their layers by kind and call :func:`make_layer`, which also
+returns the spatial size the layer produces, so builders can size the weight maps that follow.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from wmbench.layers import SmoothingWeightMap2d, UnsharpWeightMap2d
+
+LAYER_KINDS = ("conv", "wm-smooth", "wm-unsharp")
+
+
+def make_layer(
+    kind: str,
+    in_channels: int,
+    out_channels: int,
+    input_size: int,
+    kernel_size: int = 3,
+    *,
+    keep_size: bool = False,
+    stride: int = 1,
+) -> tuple[nn.Module, int]:
+    """Builds one body layer and returns it with its output size (square maps).
+
+    Args:
+        kind: ``conv``, ``wm-smooth`` or ``wm-unsharp``.
+        in_channels: input channels.
+        out_channels: output channels.
+        input_size: side of the square input map.
+        kernel_size: odd kernel side.
+        keep_size: False: every layer shrinks the map by 2 whatever k is (padding (k − 3)/2, the
+            paper's small CNNs; the unsharp WM layer always keeps its size). True: "same" padding
+            (k − 1)/2, as ResNet and DenseNet need.
+        stride: downsampling factor, as a strided convolution.
+    """
+    if kind not in LAYER_KINDS:
+        raise ValueError(f"unknown layer kind {kind!r} (known: {', '.join(LAYER_KINDS)})")
+    if kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
+    if kind == "conv":
+        padding = (kernel_size - 1) // 2 if keep_size else (kernel_size - 3) // 2
+        if padding < 0:
+            raise ValueError("kernel_size must be at least 3")
+        layer = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding)
+        out_size = (input_size + 2 * padding - kernel_size) // stride + 1
+        return layer, out_size
+    if kind == "wm-smooth":
+        layer = SmoothingWeightMap2d(
+            in_channels,
+            out_channels,
+            input_size,
+            kernel_size,
+            padding="same" if keep_size else "valid",
+            stride=stride,
+        )
+    else:
+        layer = UnsharpWeightMap2d(in_channels, out_channels, input_size, kernel_size, stride=stride)
+    return layer, layer.output_size[0]

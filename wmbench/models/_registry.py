@@ -1,0 +1,172 @@
+"""The model zoo: YAML specs (data) in top-level ``models/``, builders (code) registered here.
+
+After timm's ``register_model`` / ``create_model`` / ``list_models``: a variant is one spec file
+naming a family and its arguments; a family is one registered builder function. Every built model
+carries ``feature_layer``, the name of the submodule whose output is the feature-layer activation
+(the last convolutional or WM layer, after its nonlinearity) that the activation-MSE metric reads.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from torch import nn
+
+from wmbench.errors import ConfigError, ModelError
+
+Builder = Callable[..., nn.Module]
+_FAMILIES: dict[str, Builder] = {}
+
+ZOO_ENV = "WMBENCH_ZOO"
+
+
+class InputSpec(BaseModel):
+    """Shape of one input image."""
+
+    model_config = ConfigDict(extra="forbid")
+    channels: int = Field(1, ge=1)
+    size: int = Field(28, ge=1)
+
+
+class PaperFigures(BaseModel):
+    """What the paper reports for this variant (as printed there), for side-by-side tables."""
+
+    model_config = ConfigDict(extra="forbid")
+    table: int
+    params: str | None = None
+    gflops: float | None = None
+    test_error: float | None = None
+    test_error_std: float | None = None
+
+
+class ModelSpec(BaseModel):
+    """One model of the zoo: a family and the arguments of its builder."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    family: str
+    description: str = ""
+    input: InputSpec = InputSpec()
+    num_classes: int = Field(10, ge=2)
+    args: dict[str, Any] = {}
+    paper: PaperFigures | None = None
+
+
+def register_family(name: str) -> Callable[[Builder], Builder]:
+    """Registers ``builder(in_channels, input_size, num_classes, **args) -> nn.Module``."""
+
+    def decorate(builder: Builder) -> Builder:
+        _FAMILIES[name] = builder
+        return builder
+
+    return decorate
+
+
+def list_families() -> list[str]:
+    return sorted(_FAMILIES)
+
+
+def zoo_dir() -> Path:
+    """The folder of zoo specs: ``$WMBENCH_ZOO``, else ``models/`` beside the package."""
+    env = os.environ.get(ZOO_ENV)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "models"
+
+
+def _format_validation(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    return f"{where}: {first['msg']}"
+
+
+def parse_spec(data: Any, source: str | Path) -> ModelSpec:
+    """Validates a decoded spec document; errors name ``source`` and the key path."""
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping with keys name, family, args", source)
+    try:
+        spec = ModelSpec.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_format_validation(error), source) from None
+    if spec.family not in _FAMILIES:
+        raise ConfigError(
+            f"family: unknown family {spec.family!r} (known: {', '.join(list_families())})",
+            source,
+        )
+    return spec
+
+
+def load_spec(path: str | Path) -> ModelSpec:
+    """Reads and validates one YAML spec file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("no such file", path) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read: {error}", path) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"not valid YAML{where}", path) from None
+    return parse_spec(data, path)
+
+
+def _zoo_files() -> dict[str, Path]:
+    folder = zoo_dir()
+    if not folder.is_dir():
+        raise ModelError(f"model zoo folder not found (set {ZOO_ENV})", folder)
+    return {file.stem: file for file in sorted(folder.glob("*.yaml"))}
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Names of the zoo's models matching a shell-style wildcard, sorted."""
+    return [name for name in _zoo_files() if fnmatch.fnmatch(name, pattern)]
+
+
+def get_spec(name_or_path: str | Path) -> ModelSpec:
+    """The spec of a zoo name, or of a spec file when given a path to one."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        return load_spec(candidate)
+    files = _zoo_files()
+    name = str(name_or_path)
+    if name not in files:
+        close = difflib.get_close_matches(name, list(files), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see `wmbench models`"
+        raise ModelError(f"unknown model {name!r}{hint}")
+    spec = load_spec(files[name])
+    if spec.name != name:
+        raise ConfigError(f"name: {spec.name!r} does not match the file name", files[name])
+    return spec
+
+
+def build_model(spec: ModelSpec) -> nn.Module:
+    """Builds the untrained model a spec describes."""
+    builder = _FAMILIES[spec.family]
+    try:
+        model = builder(
+            in_channels=spec.input.channels,
+            input_size=spec.input.size,
+            num_classes=spec.num_classes,
+            **spec.args,
+        )
+    except (TypeError, ValueError) as error:
+        raise ModelError(f"model {spec.name!r}: args: {error}") from None
+    model.spec = spec
+    return model
+
+
+def create_model(name_or_spec: str | Path | ModelSpec) -> nn.Module:
+    """Builds a zoo model by name, spec file or spec object (untrained)."""
+    spec = name_or_spec if isinstance(name_or_spec, ModelSpec) else get_spec(name_or_spec)
+    return build_model(spec)

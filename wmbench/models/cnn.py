@@ -1,0 +1,79 @@
+"""The small CNNs of Amer & Maul, Table 1 (arXiv:1905.00568, §4.1).
+
+Body: three layers (conv or WM) with ReLU, BatchNorm right before each nonlinearity when asked,
+every layer shrinking the map by 2 (28 → 26 → 24 → 22 for k = 3 and k = 9; the unsharp WM layer
+keeps 28). Head: FC 64, ReLU, FC 10. The ``input-scale`` variant multiplies the input by a learned
+map of the input's size first. The feature layer is the ReLU after the last body layer.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from wmbench.models._blocks import make_layer
+from wmbench.models._registry import register_family
+
+
+class InputScale(nn.Module):
+    """Element-wise multiplication of the input by a learned map (initialised to ones)."""
+
+    def __init__(self, channels: int, size: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels, size, size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight
+
+
+class SmallCNN(nn.Module):
+    """A three-layer body of conv or WM layers and a two-layer MLP head."""
+
+    feature_layer = "body.act3"
+
+    def __init__(
+        self,
+        in_channels: int,
+        input_size: int,
+        num_classes: int,
+        layer: str = "conv",
+        channels: tuple[int, ...] = (33, 33, 8),
+        kernel_size: int = 3,
+        batchnorm: bool = False,
+        input_scale: bool = False,
+        hidden: int = 64,
+    ) -> None:
+        super().__init__()
+        if len(channels) != 3:
+            raise ValueError(f"channels must list 3 widths, got {list(channels)}")
+        self.input_scale = InputScale(in_channels, input_size) if input_scale else None
+        body: OrderedDict[str, nn.Module] = OrderedDict()
+        size, width = input_size, in_channels
+        for index, out_channels in enumerate(channels, start=1):
+            body[f"layer{index}"], size = make_layer(layer, width, out_channels, size, kernel_size)
+            if batchnorm:
+                body[f"bn{index}"] = nn.BatchNorm2d(out_channels)
+            body[f"act{index}"] = nn.ReLU()
+            width = out_channels
+        self.body = nn.Sequential(body)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(width * size * size, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.input_scale is not None:
+            x = self.input_scale(x)
+        return self.head(self.body(x))
+
+
+@register_family("cnn")
+def build_cnn(in_channels: int, input_size: int, num_classes: int, **args: object) -> SmallCNN:
+    """Builds a Table 1 CNN; args: layer, channels, kernel_size, batchnorm, input_scale, hidden."""
+    if "channels" in args:
+        args["channels"] = tuple(args["channels"])  # type: ignore[arg-type]
+    return SmallCNN(in_channels, input_size, num_classes, **args)  # type: ignore[arg-type]
