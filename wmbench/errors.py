@@ -40,3 +40,7 @@ class DataError(WmbenchError):
 
 class CheckpointError(WmbenchError):
     """A checkpoint is missing, not a safetensors file, or does not match its spec."""
+
+
+class DeviceError(WmbenchError):
+    """The device asked for is not available here."""

@@ -1,6 +1,10 @@
 """Model families and the zoo registry; importing this registers every family."""
 
-from wmbench.models import cnn  # noqa: F401  (registers the family)
+from wmbench.models import (
+    cnn,  # noqa: F401  (registers the family)
+    densenet,  # noqa: F401  (registers the family)
+    resnet,  # noqa: F401  (registers the family)
+)
 from wmbench.models._registry import (
     ModelSpec,
     build_model,

@@ -11,6 +11,20 @@ from torch import nn
 from wmbench.layers import SmoothingWeightMap2d, UnsharpWeightMap2d
 
 LAYER_KINDS = ("conv", "wm-smooth", "wm-unsharp")
+PATTERNS = ("all", "alternating")
+
+
+def layer_kind(layers: str, pattern: str, index: int) -> str:
+    """The kind of the ``index``-th 3×3 body layer (forward order, from 0).
+
+    ``all`` gives every layer the kind ``layers``; ``alternating`` ("skip one layer and replace
+    the next", Amer & Maul §4.2) gives it to the odd-numbered layers and keeps the even ones conv.
+    """
+    if pattern not in PATTERNS:
+        raise ValueError(f"pattern must be one of {', '.join(PATTERNS)}, got {pattern!r}")
+    if pattern == "alternating" and index % 2 == 0:
+        return "conv"
+    return layers
 
 
 def make_layer(
@@ -57,5 +71,7 @@ def make_layer(
             stride=stride,
         )
     else:
-        layer = UnsharpWeightMap2d(in_channels, out_channels, input_size, kernel_size, stride=stride)
+        layer = UnsharpWeightMap2d(
+            in_channels, out_channels, input_size, kernel_size, stride=stride
+        )
     return layer, layer.output_size[0]

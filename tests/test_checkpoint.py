@@ -1,0 +1,136 @@
+"""Checkpoints: safetensors only, self-describing, refused clearly when they are anything else."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import struct
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from wmbench import create_model, load_model
+from wmbench.checkpoint import load_checkpoint, read_checkpoint_info, save_checkpoint
+from wmbench.errors import CheckpointError
+
+
+def _metadata(spec: dict) -> dict[str, str]:
+    return {"wmbench.format": "1", "wmbench.spec": json.dumps(spec)}
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("cnn-33-bn")
+    with torch.no_grad():  # make the BatchNorm buffers differ from their defaults
+        model.train()(torch.rand(8, 1, 28, 28))
+    path = save_checkpoint(
+        tmp_path / "m.safetensors", model, train={"seed": 3}, metrics={"test_error": 0.012}
+    )
+    return model.eval(), path
+
+
+def test_round_trip_restores_weights_buffers_and_metadata(saved):
+    model, path = saved
+    loaded, info = load_checkpoint(path)
+    assert not loaded.training
+    assert info.spec.name == "cnn-33-bn"
+    assert info.meta["train"] == {"seed": 3} and info.meta["metrics"]["test_error"] == 0.012
+    for (name, a), (_, b) in zip(
+        model.state_dict().items(), loaded.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    x = torch.rand(4, 1, 28, 28)
+    assert torch.equal(model(x), loaded(x))
+    assert len(info.sha256) == 64
+
+
+def test_wm_weights_round_trip(tmp_path):
+    torch.manual_seed(1)
+    model = create_model("wm-unsharp-32").eval()
+    path = save_checkpoint(tmp_path / "wm.safetensors", model)
+    x = torch.rand(2, 1, 28, 28)
+    assert torch.equal(load_model(path)(x), model(x))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="nope.safetensors: no such file"):
+        load_model(tmp_path / "nope.safetensors")
+
+
+def test_pickle_is_refused_without_being_unpickled(tmp_path):
+    path = tmp_path / "evil.pt"
+    marker = tmp_path / "ran"
+    path.write_bytes(pickle.dumps({"w": 1}, protocol=2))
+    with pytest.raises(CheckpointError, match="pickle"):
+        load_model(path)
+    torch.save({"w": torch.zeros(1)}, tmp_path / "zip.pt")
+    with pytest.raises(CheckpointError, match="pickle"):
+        load_model(tmp_path / "zip.pt")
+    assert not marker.exists()
+
+
+def test_garbage_and_truncated_files(tmp_path, saved):
+    _, good = saved
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"hello world, not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a safetensors file"):
+        load_model(junk)
+    truncated = tmp_path / "short.safetensors"
+    truncated.write_bytes(good.read_bytes()[:-100])
+    with pytest.raises(CheckpointError, match="short.safetensors: corrupt"):
+        load_model(truncated)
+    with pytest.raises(CheckpointError, match="too short"):
+        (tmp_path / "tiny.safetensors").write_bytes(b"\x01")
+        load_model(tmp_path / "tiny.safetensors")
+
+
+def test_safetensors_without_our_metadata(tmp_path):
+    path = tmp_path / "plain.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path))
+    with pytest.raises(CheckpointError, match="without wmbench metadata"):
+        read_checkpoint_info(path)
+
+
+def test_spec_that_does_not_match_the_weights(tmp_path):
+    model = create_model("cnn-33")
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+    spec = create_model("cnn-wide").spec.model_dump()
+    path = tmp_path / "mismatch.safetensors"
+    save_file(tensors, str(path), metadata=_metadata(spec))
+    with pytest.raises(CheckpointError, match="do not match the spec of 'cnn-wide'"):
+        load_model(path)
+
+
+def test_embedded_spec_for_another_input_size(tmp_path):
+    model = create_model("wm-smooth-32")
+    spec = model.spec.model_dump()
+    spec["input"]["size"] = 32
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+    path = tmp_path / "size.safetensors"
+    save_file(tensors, str(path), metadata=_metadata(spec))
+    with pytest.raises(CheckpointError, match="has shape"):
+        load_model(path)
+
+
+def test_bad_header_length(tmp_path):
+    path = tmp_path / "huge.safetensors"
+    path.write_bytes(struct.pack("<Q", 1 << 40) + b"{}")
+    with pytest.raises(CheckpointError, match="bad header length"):
+        load_model(path)
+
+
+def test_save_replaces_only_when_complete(tmp_path, monkeypatch):
+    model = create_model("cnn-33")
+    path = save_checkpoint(tmp_path / "keep.safetensors", model)
+    before = path.read_bytes()
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("wmbench.checkpoint.save_file", explode)
+    with pytest.raises(RuntimeError):
+        save_checkpoint(path, create_model("cnn-33"))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.safetensors"]

@@ -1,0 +1,136 @@
+"""The WM layers against a literal, per-(c_in, c_out) implementation of Amer & Maul eqs. 1–4."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from wmbench.layers import SmoothingWeightMap2d, UnsharpWeightMap2d
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def literal_weight_map(layer, x: torch.Tensor, unsharp: bool) -> torch.Tensor:
+    """Eqs. 1–4 as written: one map m = W[ci, co] ⊙ x[ci] per channel pair, convolved one by one."""
+    k, pad, stride = layer.kernel_size, layer.padding, layer.stride
+    ones = torch.ones(1, 1, k, k, dtype=x.dtype, device=x.device)
+    outputs = []
+    for co in range(layer.out_channels):
+        total = 0
+        for ci in range(layer.in_channels):
+            m = layer.weight[ci, co] * x[:, ci]  # eq. 1
+            smoothed = F.conv2d(m[:, None], ones, padding=pad)[:, 0]  # m * k
+            total = total + (2 * m - smoothed if unsharp else smoothed)  # eq. 3 / eq. 2
+        outputs.append(total[:, ::stride, ::stride] + layer.bias[co])  # eqs. 2, 4
+    return torch.stack(outputs, dim=1)
+
+
+CASES = [
+    (SmoothingWeightMap2d, {}, False, (7, 9)),
+    (SmoothingWeightMap2d, {"kernel_size": 9}, False, (12, 10)),
+    (SmoothingWeightMap2d, {"kernel_size": 5, "padding": "same"}, False, (8, 8)),
+    (SmoothingWeightMap2d, {"padding": "same", "stride": 2}, False, (7, 8)),
+    (UnsharpWeightMap2d, {}, True, (7, 9)),
+    (UnsharpWeightMap2d, {"kernel_size": 5}, True, (8, 6)),
+    (UnsharpWeightMap2d, {"stride": 2}, True, (7, 7)),
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize(("cls", "kwargs", "unsharp", "size"), CASES)
+def test_exact_form_matches_literal_equations(cls, kwargs, unsharp, size, device):
+    torch.manual_seed(0)
+    layer = cls(3, 4, size, **kwargs).double().to(device)
+    with torch.no_grad():
+        layer.bias.normal_()
+    x = torch.randn(5, 3, *size, dtype=torch.float64, device=device)
+    fast = layer(x)
+    slow = literal_weight_map(layer, x, unsharp)
+    assert fast.shape == slow.shape
+    assert torch.allclose(fast, slow, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "unsharp", "size"), CASES)
+def test_gradients_match_literal_equations(cls, kwargs, unsharp, size):
+    torch.manual_seed(1)
+    layer = cls(2, 3, size, **kwargs).double()
+    x = torch.randn(2, 2, *size, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn_like(layer(x))
+    grads_fast = torch.autograd.grad((layer(x) * upstream).sum(), [x, layer.weight, layer.bias])
+    grads_slow = torch.autograd.grad(
+        (literal_weight_map(layer, x, unsharp) * upstream).sum(), [x, layer.weight, layer.bias]
+    )
+    for fast, slow in zip(grads_fast, grads_slow, strict=True):
+        assert torch.allclose(fast, slow, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize(("cls", "kwargs", "unsharp", "size"), CASES[:1] + CASES[3:5] + CASES[6:])
+def test_gradcheck(cls, kwargs, unsharp, size, device):
+    torch.manual_seed(2)
+    layer = cls(2, 2, size, **kwargs).double().to(device)
+    x = torch.randn(2, 2, *size, dtype=torch.float64, device=device, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda inp, w, b: torch.func.functional_call(layer, {"weight": w, "bias": b}, (inp,)),
+        (
+            x,
+            layer.weight.detach().clone().requires_grad_(),
+            layer.bias.detach().clone().requires_grad_(),
+        ),
+    )
+
+
+def test_parameter_shapes_follow_the_paper():
+    smooth = SmoothingWeightMap2d(32, 8, 24)
+    assert smooth.weight.shape == (32, 8, 24, 24)  # eq. 1: one map per (c_in, c_out)
+    assert smooth.bias.shape == (8, 22, 22)  # a bias map of the output size
+    k9 = SmoothingWeightMap2d(1, 32, 28, kernel_size=9)
+    assert k9.bias.shape == (32, 26, 26)  # padding 3: still shrinks by 2
+    unsharp = UnsharpWeightMap2d(32, 32, 28)
+    assert unsharp.weight.shape == (32, 32, 28, 28)
+    assert unsharp.bias.shape == (32, 28, 28)
+    assert UnsharpWeightMap2d(8, 16, 7, stride=2).output_size == (4, 4)
+
+
+def test_initialisation_is_he_uniform_with_zero_bias():
+    torch.manual_seed(3)
+    layer = SmoothingWeightMap2d(32, 32, 26)
+    bound = (6 / (32 * 9)) ** 0.5
+    assert layer.weight.abs().max() <= bound
+    assert layer.weight.abs().max() > 0.95 * bound
+    assert torch.all(layer.bias == 0)
+
+
+def test_stack_of_layers_trains_a_step():
+    torch.manual_seed(4)
+    model = torch.nn.Sequential(
+        UnsharpWeightMap2d(1, 4, 10), torch.nn.ReLU(), SmoothingWeightMap2d(4, 2, 10)
+    )
+    x = torch.rand(3, 1, 10, 10)
+    loss = model(x).pow(2).mean()
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    # The weight keeps its pixel-major storage and its gradient lands in the same layout.
+    weight = model[0].weight
+    assert weight.grad.stride() == weight.stride()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: SmoothingWeightMap2d(1, 2, 8, kernel_size=4), "odd"),
+        (lambda: SmoothingWeightMap2d(1, 2, 8, padding="full"), "padding"),
+        (lambda: UnsharpWeightMap2d(1, 2, 8, stride=0), "stride"),
+        (lambda: SmoothingWeightMap2d(1, 2, 2), "too small"),
+    ],
+)
+def test_bad_arguments_are_refused(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_wrong_input_shape_names_the_expected_shape():
+    layer = SmoothingWeightMap2d(1, 2, 28)
+    with pytest.raises(ValueError, match=r"\(B, 1, 28, 28\)"):
+        layer(torch.rand(2, 1, 32, 32))

@@ -1,0 +1,5 @@
+"""``python -m wmbench``."""
+
+from wmbench.cli import main
+
+main()

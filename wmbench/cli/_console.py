@@ -1,0 +1,35 @@
+"""The terminal: data on stdout, everything else (progress, notes, errors) on stderr."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True)
+
+
+def progress_bar() -> Progress:
+    """A progress display on stderr (silent when stderr is not a terminal)."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=False,
+    )
+
+
+def note(message: str) -> None:
+    """A line of information for the person at the terminal (stderr)."""
+    stderr.print(message, highlight=False)
