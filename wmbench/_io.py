@@ -22,6 +22,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(handle)
     tmp = Path(name)
     try:
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; results and caches are often shared
         yield tmp
         os.replace(tmp, path)
     finally:

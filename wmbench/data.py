@@ -38,6 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from wmbench._io import atomic_path
 from wmbench.errors import DataError
 
 try:
@@ -307,22 +308,18 @@ def _check_hub_arrays(arrays: dict[str, np.ndarray], path: Path) -> None:
 
 
 def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Writes through a temp file in the same folder, so no reader ever sees half a cache."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays, wheel_sha256=np.array(HUB_SHA256))
-        os.chmod(temp, 0o644)  # mkstemp makes it private; a cache may be shared
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    """Writes atomically, so no reader ever sees half a cache."""
+    with atomic_path(path) as temp, temp.open("wb") as file:
+        np.savez(file, **arrays, wheel_sha256=np.array(HUB_SHA256))
 
 
 def _read_cache(path: Path) -> dict[str, np.ndarray]:
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # Our own handle: np.load leaks its file when the zip directory is corrupt.
+        with open(path, "rb") as file:
+            archive = np.load(file, allow_pickle=False)
+            if isinstance(archive, np.ndarray):
+                raise DataError("a .npy array, not an .npz archive")
             arrays = {key: archive[key] for key in [*_IDX_FILES, "wheel_sha256"]}
         if str(arrays["wheel_sha256"]) != HUB_SHA256:
             raise DataError("written from another wheel")

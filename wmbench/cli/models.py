@@ -45,9 +45,8 @@ def models(
         ("MACs", "right"),
         ("paper params", "right"),
         ("paper error %", "right"),
-        ("description", "left"),
     ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for row in rows:
         error = row["paper_test_error"]
         table.add_row(
@@ -57,6 +56,5 @@ def models(
             f"{row['macs']:,}",
             row["paper_params"] or "",
             "" if error is None else f"{error:.2f}",
-            row["description"],
         )
     stdout.print(table)

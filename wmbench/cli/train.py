@@ -113,7 +113,9 @@ def _train_with_progress(name: str, data, config: TrainConfig, spec) -> TrainRes
 def _print_summary(name: str, results: list[tuple[int, Path, TrainResult]]) -> None:
     table = Table(title=f"{name}: test error of the best-validation weights")
     for column in ("seed", "best epoch", "val error %", "test error %", "s/epoch", "checkpoint"):
-        table.add_column(column, justify="left" if column == "checkpoint" else "right")
+        table.add_column(
+            column, justify="left" if column == "checkpoint" else "right", overflow="fold"
+        )
     for trial_seed, path, result in results:
         table.add_row(
             str(trial_seed),

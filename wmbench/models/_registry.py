@@ -125,7 +125,8 @@ def _zoo_files() -> dict[str, Path]:
     folder = zoo_dir()
     if not folder.is_dir():
         raise ModelError(f"model zoo folder not found (set {ZOO_ENV})", folder)
-    return {file.stem: file for file in sorted(folder.glob("*.yaml"))}
+    files = {file.stem: file for file in folder.glob("*.yaml")}
+    return dict(sorted(files.items()))
 
 
 def list_models(pattern: str = "*") -> list[str]:
