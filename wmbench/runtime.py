@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import platform
 from importlib import metadata
 
@@ -42,3 +44,24 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[package] = "unknown"
     return found
+
+
+def tune_allocator() -> bool:
+    """Keeps glibc from returning freed memory to the OS after every large tensor is freed.
+
+    By default glibc serves large allocations with fresh ``mmap``s and unmaps them on free, so a
+    training step or an attack pass pays page faults for every activation it allocates (seen
+    here as system time rivalling user time). Raising the mmap and trim thresholds keeps that
+    memory in the heap for reuse. Process-wide, so only the command line calls it. Returns
+    whether it took effect (False off glibc).
+    """
+    name = ctypes.util.find_library("c")
+    if name is None or platform.system() != "Linux":
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, 1 << 30)) and bool(mallopt(m_trim_threshold, 1 << 31))

@@ -14,6 +14,7 @@ from wmbench import __version__
 from wmbench.cli import attack, data, info, models, train
 from wmbench.cli._console import stderr
 from wmbench.errors import WmbenchError
+from wmbench.runtime import tune_allocator
 
 EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -79,4 +80,5 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main() -> None:
+    tune_allocator()
     sys.exit(run())

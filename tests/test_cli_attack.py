@@ -1,0 +1,162 @@
+"""`wmbench attack` end to end on data and checkpoints the tests make: exit codes 0/1/2, the
+JSON and JUnit files, the baseline comparison, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+import torch
+import yaml
+from mnist_files import learnable_mnist, write_mnist_dir
+
+from wmbench.checkpoint import save_checkpoint
+from wmbench.cli import run
+from wmbench.data import Mnist
+from wmbench.models import get_spec
+from wmbench.train import TrainConfig, prepare_data, train_model
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """IDX data of a learnable task, and two briefly trained checkpoints."""
+    root = tmp_path_factory.mktemp("attack")
+    arrays = learnable_mnist(400, 120)
+    data_dir = write_mnist_dir(root / "data", arrays)
+    mnist = Mnist(**{k: torch.from_numpy(v) for k, v in arrays.items()}, source="synthetic")
+    config = TrainConfig(epochs=1, batch_size=40, device="cpu")
+    data = prepare_data(mnist, config, torch.device("cpu"))
+    for name in ("cnn-33", "wm-smooth-32"):
+        result = train_model(get_spec(name), data, config)
+        save_checkpoint(root / "runs" / f"{name}.safetensors", result.model)
+    return root, data_dir
+
+
+def suite_file(root, **overrides):
+    document = {
+        "name": "cli",
+        "dataset": {"name": "mnist", "split": "test", "limit": 100},
+        "batch_size": 50,
+        "device": "cpu",
+        "models": {"cnn": "runs/cnn-33.safetensors", "wm": "runs/wm-smooth-32.safetensors"},
+        "perturbations": [
+            {"kind": "clean"},
+            {"kind": "uniform", "upper": [0.5, 1.0]},
+            {"kind": "fgsm", "eps": [0.05, 0.1]},
+        ],
+    }
+    document.update(overrides)
+    path = root / "suite.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def attack(capsys, *args):
+    code = run(["attack", *map(str, args)])
+    return code, capsys.readouterr()
+
+
+def test_passing_gates_exit_0_and_write_json_and_junit(workspace, capsys):
+    root, data_dir = workspace
+    gates = [
+        {"model": "wm", "perturbation": "clean", "max_error": 1.0},
+        {"model": "cnn", "perturbation": "fgsm", "eps": 0.05, "max_error": 1.0},
+    ]
+    suite = suite_file(root, gates=gates)
+    code, out = attack(
+        capsys, suite, "--data-dir", data_dir, "--json", root / "r.json", "--junit", root / "r.xml"
+    )
+    assert code == 0, out.err
+    assert "fgsm" in out.out and "eps=0.05" in out.out and "★" in out.out
+    document = json.loads((root / "r.json").read_text())
+    assert document["format"] == "wmbench.results" and document["version"] == 1
+    assert document["passed"] is True and len(document["gates"]) == 2
+    assert len(document["results"]) == 2 * 5
+    row = next(r for r in document["results"] if r["model"] == "wm" and r.get("eps") == 0.1)
+    assert row["n"] == 100 and row["error"] == row["wrong"] / 100 and row["activation_mse"] > 0
+    assert set(document["checkpoints"]) == {"cnn", "wm"}
+    assert len(document["checkpoints"]["wm"]["sha256"]) == 64
+    suite_xml = ET.fromstring((root / "r.xml").read_text())
+    assert suite_xml.get("tests") == "2" and suite_xml.get("failures") == "0"
+
+
+def test_failing_gate_exit_1_lists_it(workspace, capsys):
+    root, data_dir = workspace
+    suite = suite_file(
+        root, gates=[{"model": "wm", "perturbation": "uniform", "upper": 1.0, "max_error": 0.0}]
+    )
+    code, out = attack(capsys, suite, "--data-dir", data_dir, "--junit", root / "f.xml")
+    assert code == 1
+    assert "FAILED wm uniform upper=1.0: error <= 0" in out.err
+    failure = ET.fromstring((root / "f.xml").read_text()).find("testcase/failure")
+    assert failure is not None and "over by" in failure.get("message")
+
+
+def test_json_to_stdout_stays_parseable(workspace, capsys):
+    root, data_dir = workspace
+    code, out = attack(capsys, suite_file(root), "--data-dir", data_dir, "--json", "-")
+    assert code == 0
+    assert json.loads(out.out)["suite"]["name"] == "cli"
+    assert "clean" in out.err  # the tables moved to stderr
+
+
+def test_baseline_regression_and_tolerance(workspace, capsys):
+    root, data_dir = workspace
+    suite = suite_file(root)
+    assert attack(capsys, suite, "--data-dir", data_dir, "--json", root / "base.json")[0] == 0
+    baseline = json.loads((root / "base.json").read_text())
+    for row in baseline["results"]:  # pretend the old run was 5 points better everywhere
+        row["wrong"] = max(row["wrong"] - 5, 0)
+        row["error"] = row["wrong"] / row["n"]
+    (root / "better.json").write_text(json.dumps(baseline))
+    code, out = attack(capsys, suite, "--data-dir", data_dir, "--baseline", root / "better.json")
+    assert code == 1 and "regression:" in out.err
+    code, _ = attack(
+        capsys,
+        suite,
+        "--data-dir",
+        data_dir,
+        "--baseline",
+        root / "better.json",
+        "--tolerance",
+        "0.06",
+    )
+    assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda root: suite_file(root, perturbations=[{"kind": "fgsm", "eps": "x"}]),
+            "perturbations[0].eps[0]",
+        ),
+        (
+            lambda root: suite_file(root, models={"cnn": "runs/none.safetensors"}),
+            "none.safetensors",
+        ),
+        (
+            lambda root: suite_file(
+                root, perturbations=[{"kind": "torchattacks", "attack": "Nope"}]
+            ),
+            "'Nope' is not an attack of torchattacks",
+        ),
+        (lambda root: root / "missing.yaml", "missing.yaml: no such file"),
+    ],
+)
+def test_bad_input_exit_2_one_line(workspace, capsys, mutate, expected):
+    root, data_dir = workspace
+    code, out = attack(capsys, mutate(root), "--data-dir", data_dir)
+    lines = [line for line in out.err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and expected in lines[0], out.err
+    assert "Traceback" not in out.err
+
+
+def test_bad_baseline_file_exit_2(workspace, capsys):
+    root, data_dir = workspace
+    (root / "junk.json").write_text("{not json")
+    code, out = attack(
+        capsys, suite_file(root), "--data-dir", data_dir, "--baseline", root / "junk.json"
+    )
+    assert code == 2 and "junk.json" in out.err
