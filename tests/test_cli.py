@@ -111,6 +111,16 @@ def test_train_writes_checkpoint_info_reads_it_and_nothing_is_overwritten(capsys
     assert run(args) == 2
     assert "already exists; pass --force" in one_error_line(capsys)
     assert out.read_bytes() == before
+    assert run([*args, "--skip-existing"]) == 0
+    assert "skipped" in capsys.readouterr().err and out.read_bytes() == before
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"half a file")
+    assert (
+        run(["train", "cnn-33", "--data-dir", str(data), "--out", str(broken), "--skip-existing"])
+        == 2
+    )
+    assert "broken.safetensors" in one_error_line(capsys)
+    assert broken.read_bytes() == b"half a file"
 
 
 def test_trials_write_one_checkpoint_per_seed(capsys, tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from wmbench.checkpoint import save_checkpoint
+from wmbench.checkpoint import read_checkpoint_info, save_checkpoint
 from wmbench.cli._console import note, progress_bar, stdout
 from wmbench.data import load_mnist
 from wmbench.errors import WmbenchError
@@ -47,15 +47,28 @@ def train(
     ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     force: bool = typer.Option(False, "--force", help="Replace existing checkpoint files."),
+    skip_existing: bool = typer.Option(
+        False, "--skip-existing", help="Keep trials whose checkpoint already exists and is valid."
+    ),
 ) -> None:
     """Train a model (Adam, best-on-validation weights) and save it as safetensors."""
     spec = get_spec(model)
     torch_device = resolve_device(device)
     seeds = [seed + offset for offset in range(trials)]
     paths = [_trial_path(out, spec.name, trial_seed, trials) for trial_seed in seeds]
-    for path in paths:
+    todo = []
+    for trial_seed, path in zip(seeds, paths, strict=True):
+        if path.exists() and skip_existing and not force:
+            read_checkpoint_info(path)  # a corrupt file is an error, not a reason to skip
+            note(f"{path} exists; skipped")
+            continue
         if path.exists() and not force:
-            raise WmbenchError("already exists; pass --force to replace it", path)
+            raise WmbenchError(
+                "already exists; pass --force to replace it (or --skip-existing)", path
+            )
+        todo.append((trial_seed, path))
+    if not todo:
+        return
     mnist = load_mnist(data_dir)
     base = TrainConfig(
         epochs=epochs,
@@ -71,7 +84,7 @@ def train(
     )
 
     results: list[tuple[int, Path, TrainResult]] = []
-    for trial_seed, path in zip(seeds, paths, strict=True):
+    for trial_seed, path in todo:
         config = TrainConfig(**{**base.__dict__, "seed": trial_seed})
         result = _train_with_progress(spec.name, data, config, spec)
         save_checkpoint(
