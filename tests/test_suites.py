@@ -3,16 +3,20 @@ against a by-hand evaluation with torchattacks."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import torch
 import torchattacks
 import yaml
 
+from wmbench._yaml import read_yaml
 from wmbench.checkpoint import save_checkpoint
 from wmbench.errors import CheckpointError, ConfigError
 from wmbench.metrics import error_rate
 from wmbench.models import create_model
-from wmbench.suites import load_suite, run_suite
+from wmbench.suites import load_suite, parse_suite, run_suite
 
 
 @pytest.fixture(scope="module")
@@ -254,3 +258,19 @@ def test_sweeps_expand_to_every_combination(tmp_path, checkpoints):
         (0.2, 10),
     ]
     assert all(p["random_start"] is True and p["alpha"] == 0.01 for p in entry.points())
+
+
+SHIPPED = sorted((Path(__file__).parents[1] / "suites").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_shipped_suites_are_valid(path):
+    suite = parse_suite(read_yaml(path), path)
+    assert suite.models and suite.perturbations
+
+
+def test_readme_suite_example_is_valid():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = re.search(r"```yaml\n(name: quick-mnist\n.*?)```", readme, re.S).group(1)
+    suite = parse_suite(yaml.safe_load(block), "README.md")
+    assert [p.label for p in suite.perturbations][-1] == "deepfool"
