@@ -1,29 +1,15 @@
-"""The WM layers against a literal, per-(c_in, c_out) implementation of Amer & Maul eqs. 1–4."""
+"""The WM layers against the literal, per-(c_in, c_out) implementation of Amer & Maul eqs. 1–4
+(:mod:`wmbench.layers.reference`, plain PyTorch convolutions with a kernel of ones)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from wmbench.layers import SmoothingWeightMap2d, UnsharpWeightMap2d
+from wmbench.layers.reference import literal_weight_map
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
-
-def literal_weight_map(layer, x: torch.Tensor, unsharp: bool) -> torch.Tensor:
-    """Eqs. 1–4 as written: one map m = W[ci, co] ⊙ x[ci] per channel pair, convolved one by one."""
-    k, pad, stride = layer.kernel_size, layer.padding, layer.stride
-    ones = torch.ones(1, 1, k, k, dtype=x.dtype, device=x.device)
-    outputs = []
-    for co in range(layer.out_channels):
-        total = 0
-        for ci in range(layer.in_channels):
-            m = layer.weight[ci, co] * x[:, ci]  # eq. 1
-            smoothed = F.conv2d(m[:, None], ones, padding=pad)[:, 0]  # m * k
-            total = total + (2 * m - smoothed if unsharp else smoothed)  # eq. 3 / eq. 2
-        outputs.append(total[:, ::stride, ::stride] + layer.bias[co])  # eqs. 2, 4
-    return torch.stack(outputs, dim=1)
 
 
 CASES = [
@@ -46,7 +32,7 @@ def test_exact_form_matches_literal_equations(cls, kwargs, unsharp, size, device
         layer.bias.normal_()
     x = torch.randn(5, 3, *size, dtype=torch.float64, device=device)
     fast = layer(x)
-    slow = literal_weight_map(layer, x, unsharp)
+    slow = literal_weight_map(layer, x)
     assert fast.shape == slow.shape
     assert torch.allclose(fast, slow, rtol=0, atol=1e-9)
 
@@ -59,7 +45,7 @@ def test_gradients_match_literal_equations(cls, kwargs, unsharp, size):
     upstream = torch.randn_like(layer(x))
     grads_fast = torch.autograd.grad((layer(x) * upstream).sum(), [x, layer.weight, layer.bias])
     grads_slow = torch.autograd.grad(
-        (literal_weight_map(layer, x, unsharp) * upstream).sum(), [x, layer.weight, layer.bias]
+        (literal_weight_map(layer, x) * upstream).sum(), [x, layer.weight, layer.bias]
     )
     for fast, slow in zip(grads_fast, grads_slow, strict=True):
         assert torch.allclose(fast, slow, rtol=0, atol=1e-9)
@@ -134,3 +120,18 @@ def test_wrong_input_shape_names_the_expected_shape():
     layer = SmoothingWeightMap2d(1, 2, 28)
     with pytest.raises(ValueError, match=r"\(B, 1, 28, 28\)"):
         layer(torch.rand(2, 1, 32, 32))
+
+
+def test_tiny_example_by_hand():
+    """1→1 channel, weights all 1, zero bias, on a 3×3 input: numbers worked out on paper."""
+    x = torch.arange(1.0, 10.0).view(1, 1, 3, 3)  # [[1,2,3],[4,5,6],[7,8,9]]
+    smooth = SmoothingWeightMap2d(1, 1, 3)
+    unsharp = UnsharpWeightMap2d(1, 1, 3)
+    for layer in (smooth, unsharp):
+        with torch.no_grad():
+            layer.weight.fill_(1.0)
+            layer.bias.zero_()
+    assert smooth(x).flatten().tolist() == [45.0]  # sum of the one 3×3 window
+    # Unsharp: 2·x − (3×3 sum with zero padding). Corner (0,0): 2·1 − (1+2+4+5) = −10.
+    expected = [[2 - 12, 4 - 21, 6 - 16], [8 - 27, 10 - 45, 12 - 33], [14 - 24, 16 - 39, 18 - 28]]
+    assert unsharp(x)[0, 0].tolist() == expected

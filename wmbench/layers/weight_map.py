@@ -56,13 +56,96 @@ def box_sum(y: torch.Tensor, kernel_size: int, padding: int) -> torch.Tensor:
         y = padded
     out_h = y.shape[0] - kernel_size + 1
     out_w = y.shape[1] - kernel_size + 1
-    rows = y[0:out_h]
-    for i in range(1, kernel_size):
-        rows = rows + y[i : i + out_h]
-    out = rows[:, 0:out_w]
-    for j in range(1, kernel_size):
-        out = out + rows[:, j : j + out_w]
+    rows = y[0:out_h].clone() if kernel_size == 1 else y[0:out_h] + y[1 : 1 + out_h]
+    for i in range(2, kernel_size):
+        rows += y[i : i + out_h]
+    out = (
+        rows[:, 0:out_w].clone() if kernel_size == 1 else rows[:, 0:out_w] + rows[:, 1 : 1 + out_w]
+    )
+    for j in range(2, kernel_size):
+        out += rows[:, j : j + out_w]
     return out
+
+
+def _filter(mixed: torch.Tensor, kernel_size: int, padding: int, unsharp: bool) -> torch.Tensor:
+    """The reduction after the channel mix: box filter (eq. 2) or ``2m − box(m)`` (eq. 3)."""
+    if not unsharp:
+        return box_sum(mixed, kernel_size, padding)
+    out = box_sum(mixed, kernel_size, padding)
+    out.mul_(-1).add_(mixed, alpha=2)
+    return out
+
+
+def _filter_transpose(
+    grad: torch.Tensor, kernel_size: int, padding: int, unsharp: bool
+) -> torch.Tensor:
+    """Adjoint of :func:`_filter`: the kernel of ones is symmetric, so the adjoint of a box sum
+    with padding p is a box sum with padding k − 1 − p ("full" minus the forward padding); the
+    unsharp filter ("same" padding) is its own adjoint."""
+    if unsharp:
+        return _filter(grad, kernel_size, padding, unsharp=True)
+    return box_sum(grad, kernel_size, kernel_size - 1 - padding)
+
+
+class _WeightMapFunction(torch.autograd.Function):
+    """Channel mix + filter with a hand-written backward.
+
+    Autograd's own backward of the slices and of a batched matmul over permuted views spends
+    most of its time zero-filling and copying (one zero tensor per slice, one copy per pixel);
+    the adjoint written out is two batched matmuls and one box filter on contiguous tensors.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        geometry: tuple[int, int, int, bool],
+    ) -> torch.Tensor:
+        kernel_size, padding, stride, unsharp = geometry
+        batch, in_channels, height, width = x.shape
+        out_channels = weight.shape[1]
+        # Views when x is already pixel-major (the output of another WM layer), else one copy.
+        pixels = x.permute(2, 3, 0, 1).reshape(height * width, batch, in_channels)
+        matrices = weight.permute(2, 3, 0, 1).reshape(height * width, in_channels, out_channels)
+        mixed = torch.bmm(pixels, matrices).view(height, width, batch, out_channels)
+        out = _filter(mixed, kernel_size, padding, unsharp)
+        if stride > 1:
+            out = out[::stride, ::stride]
+        ctx.save_for_backward(pixels, matrices)
+        ctx.geometry = geometry
+        ctx.full_size = (
+            height + 2 * padding - kernel_size + 1,
+            width + 2 * padding - kernel_size + 1,
+        )
+        return out.permute(2, 3, 0, 1) + bias
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor):  # type: ignore[override]
+        pixels, matrices = ctx.saved_tensors
+        kernel_size, padding, stride, unsharp = ctx.geometry
+        pixel_count, batch, in_channels = pixels.shape
+        out_channels = matrices.shape[2]
+        grad_bias = grad.sum(0) if ctx.needs_input_grad[2] else None
+        grad_out = grad.permute(2, 3, 0, 1)
+        if stride > 1:
+            full = grad.new_zeros((*ctx.full_size, batch, out_channels))
+            full[::stride, ::stride] = grad_out
+            grad_out = full
+        grad_mixed = _filter_transpose(grad_out.contiguous(), kernel_size, padding, unsharp)
+        height, width = grad_mixed.shape[0], grad_mixed.shape[1]
+        grad_mixed = grad_mixed.reshape(pixel_count, batch, out_channels)
+        grad_x = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.bmm(grad_mixed, matrices.transpose(1, 2))
+            grad_x = grad_x.view(height, width, batch, in_channels).permute(2, 3, 0, 1)
+        if ctx.needs_input_grad[1]:
+            grad_weight = torch.bmm(pixels.transpose(1, 2), grad_mixed)
+            grad_weight = grad_weight.view(height, width, in_channels, out_channels)
+            grad_weight = grad_weight.permute(2, 3, 0, 1)
+        return grad_x, grad_weight, grad_bias, None
 
 
 class _WeightMap2d(nn.Module):
@@ -117,26 +200,14 @@ class _WeightMap2d(nn.Module):
             self.weight.uniform_(-bound, bound)
             self.bias.zero_()
 
-    def _channel_mix(self, x: torch.Tensor) -> torch.Tensor:
-        """``Σ_ci W[c_i, :, p] · x[:, c_i, p]`` for every pixel p, as an (H, W, B, C_out) tensor."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels or tuple(x.shape[2:]) != self.input_size:
             raise ValueError(
                 f"{type(self).__name__} expects input of shape (B, {self.in_channels}, "
                 f"{self.input_size[0]}, {self.input_size[1]}), got {tuple(x.shape)}"
             )
-        batch = x.shape[0]
-        height, width = self.input_size
-        pixels = x.permute(2, 3, 0, 1).reshape(height * width, batch, self.in_channels)
-        weight = self.weight.permute(2, 3, 0, 1).reshape(
-            height * width, self.in_channels, self.out_channels
-        )
-        return torch.bmm(pixels, weight).view(height, width, batch, self.out_channels)
-
-    def _finish(self, out: torch.Tensor) -> torch.Tensor:
-        """Subsamples by the stride, returns to NCHW order (a view) and adds the bias map."""
-        if self.stride > 1:
-            out = out[:: self.stride, :: self.stride]
-        return out.permute(2, 3, 0, 1) + self.bias
+        geometry = (self.kernel_size, self.padding, self.stride, self._unsharp)
+        return _WeightMapFunction.apply(x, self.weight, self.bias, geometry)
 
     def extra_repr(self) -> str:
         return (
@@ -188,9 +259,7 @@ class SmoothingWeightMap2d(_WeightMap2d):
         pad = (kernel_size - 3) // 2 if padding == "valid" else (kernel_size - 1) // 2
         super().__init__(in_channels, out_channels, input_size, kernel_size, pad, stride)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mixed = self._channel_mix(x)
-        return self._finish(box_sum(mixed, self.kernel_size, self.padding))
+    _unsharp = False
 
 
 class UnsharpWeightMap2d(_WeightMap2d):
@@ -229,6 +298,4 @@ class UnsharpWeightMap2d(_WeightMap2d):
             in_channels, out_channels, input_size, kernel_size, (kernel_size - 1) // 2, stride
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mixed = self._channel_mix(x)
-        return self._finish(2 * mixed - box_sum(mixed, self.kernel_size, self.padding))
+    _unsharp = True

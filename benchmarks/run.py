@@ -1,0 +1,382 @@
+"""wmbench's performance, measured side by side in one run and printed as ratios.
+
+Usage: python benchmarks/run.py [--device cpu|cuda] [--json OUT] [--quick]
+
+Rows (each a ratio of medians over several repetitions after a warm-up):
+1. WM layer vs Conv2d: forward+backward of SmoothingWeightMap2d / UnsharpWeightMap2d (32→32,
+   28×28, batch 128) against Conv2d 33→33 3×3 at the same size (the paper's FLOP-matched
+   baseline), and against the literal per-(c_in, c_out) form of eqs. 1–4.
+2. FGSM sweep: 10 values of ε on 2,000 MNIST test images through the suite runner, against
+   torchattacks.FGSM called once per ε and its output evaluated. Error rates must be identical.
+3. Suite overhead: suites/quick.yaml end to end against the bare passes it needs (the same
+   models, batches, attacks and forwards in plain PyTorch).
+4. Training throughput: wmbench's training loop against a minimal plain-PyTorch loop over the
+   same in-memory tensors; and the epoch time of the WM models against cnn-33's.
+5. Peak memory of a suite run at two test-set sizes (2,000 and 10,000 images), in subprocesses.
+
+Checkpoints are random-initialised copies of the zoo models (timing does not depend on the
+weights); MNIST comes from the usual cache. Nothing here is a test: targets are printed, not
+asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torchattacks
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from wmbench.checkpoint import load_model, save_checkpoint
+from wmbench.data import load_mnist, random_crop, to_float
+from wmbench.layers import SmoothingWeightMap2d, UnsharpWeightMap2d
+from wmbench.layers.reference import literal_weight_map
+from wmbench.models import create_model, get_spec
+from wmbench.perturbations import Cw, Pgd
+from wmbench.runtime import describe_device, resolve_device, tune_allocator
+from wmbench.suites import load_suite, run_suite
+from wmbench.train import TrainConfig, prepare_data, train_model
+
+ROOT = Path(__file__).resolve().parents[1]
+console = Console(stderr=True)
+
+
+def median_time(work: Callable[[], object], device: torch.device, repeats: int, warmup: int = 2):
+    """Median wall time of ``work`` in seconds, after ``warmup`` untimed calls."""
+
+    def once() -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        work()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    for _ in range(warmup):
+        once()
+    return statistics.median(once() for _ in range(repeats))
+
+
+def layer_row(device: torch.device, repeats: int) -> list[dict]:
+    torch.manual_seed(0)
+    x32 = torch.rand(128, 32, 28, 28, device=device)
+    x33 = torch.rand(128, 33, 28, 28, device=device)
+    conv = torch.nn.Conv2d(33, 33, 3).to(device)
+
+    def step(layer, x, forward=None):
+        forward = forward or layer
+        inp = x.requires_grad_(True)
+        return lambda: forward(inp).sum().backward()
+
+    conv_time = median_time(step(conv, x33), device, repeats)
+    rows = []
+    for cls in (SmoothingWeightMap2d, UnsharpWeightMap2d):
+        layer = cls(32, 32, 28).to(device)
+        fast = median_time(step(layer, x32), device, repeats)
+        literal = median_time(
+            step(layer, x32, lambda inp, layer=layer: literal_weight_map(layer, inp)),
+            device,
+            repeats=3,
+            warmup=1,
+        )
+        rows.append(
+            {
+                "row": f"1. {cls.__name__} fwd+bwd vs Conv2d 33→33",
+                "measured": f"{1e3 * fast:.1f} ms vs {1e3 * conv_time:.1f} ms",
+                "ratio": fast / conv_time,
+                "target": "<= 0.9x",
+                "met": fast / conv_time <= 0.9,
+            }
+        )
+        rows.append(
+            {
+                "row": f"1. {cls.__name__} speed-up over the literal eqs. 1–4",
+                "measured": f"{1e3 * fast:.1f} ms vs {1e3 * literal:.0f} ms",
+                "ratio": literal / fast,
+                "target": ">= 15x",
+                "met": literal / fast >= 15,
+            }
+        )
+    return rows
+
+
+def _checkpoints(folder: Path, names: list[str]) -> dict[str, Path]:
+    paths = {}
+    for seed, name in enumerate(names):
+        torch.manual_seed(seed)
+        paths[name] = save_checkpoint(folder / f"{name}.safetensors", create_model(name))
+    return paths
+
+
+def _suite(folder: Path, document: dict) -> Path:
+    path = folder / f"{document['name']}.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def fgsm_row(device: torch.device, folder: Path, repeats: int) -> list[dict]:
+    checkpoints = _checkpoints(folder, ["cnn-33"])
+    eps_values = [round(0.03 * i, 2) for i in range(1, 11)]
+    suite = _suite(
+        folder,
+        {
+            "name": "fgsm-sweep",
+            "dataset": {"name": "mnist", "split": "test", "limit": 2000},
+            "batch_size": 500,
+            "device": device.type,
+            "models": {"cnn": str(checkpoints["cnn-33"])},
+            "perturbations": [{"kind": "fgsm", "eps": eps_values}],
+        },
+    )
+    loaded = load_suite(suite)
+    mnist = load_mnist()
+    images, labels = to_float(mnist.test_images[:2000]), mnist.test_labels[:2000]
+    model = load_model(checkpoints["cnn-33"], device)
+    ours: dict[float, int] = {}
+    theirs: dict[float, int] = {}
+
+    def runner() -> None:
+        results = run_suite(loaded, images=images, labels=labels, device=device.type)
+        ours.update({cell.params["eps"]: cell.wrong for cell in results.cells})
+
+    def by_hand() -> None:
+        for eps in eps_values:
+            attack = torchattacks.FGSM(model, eps=eps)
+            wrong = 0
+            for start in range(0, 2000, 500):
+                x = images[start : start + 500].to(device)
+                y = labels[start : start + 500].to(device)
+                with torch.no_grad():
+                    wrong += (model(attack(x, y)).argmax(1) != y).sum().item()
+            theirs[eps] = wrong
+
+    t_ours = median_time(runner, device, repeats, warmup=1)
+    t_theirs = median_time(by_hand, device, repeats, warmup=1)
+    same = ours == theirs
+    return [
+        {
+            "row": "2. FGSM sweep (10 ε, 2,000 images) vs torchattacks.FGSM per ε",
+            "measured": f"{t_ours:.2f} s vs {t_theirs:.2f} s; errors identical: {same}",
+            "ratio": t_theirs / t_ours,
+            "target": ">= 2.5x faster, identical",
+            "met": same and t_theirs / t_ours >= 2.5,
+        }
+    ]
+
+
+def overhead_row(device: torch.device, folder: Path, repeats: int) -> list[dict]:
+    names = ["cnn-33", "wm-unsharp-32"]
+    checkpoints = _checkpoints(folder, names)
+    document = yaml.safe_load((ROOT / "suites" / "quick.yaml").read_text())
+    document.update(
+        device=device.type,
+        models={"cnn": str(checkpoints["cnn-33"]), "wm": str(checkpoints["wm-unsharp-32"])},
+    )
+    loaded = load_suite(_suite(folder, document))
+    suite = loaded.suite
+    mnist = load_mnist()
+    limit = suite.dataset.limit or len(mnist.test_images)
+    images, labels = to_float(mnist.test_images[:limit]), mnist.test_labels[:limit]
+    models = [load_model(path, device) for path in checkpoints.values()]
+    for model in models:
+        model.requires_grad_(False)
+
+    def bare() -> None:
+        generator = torch.Generator(device=device).manual_seed(0)
+        for model in models:
+            for start in range(0, limit, suite.batch_size):
+                x = images[start : start + suite.batch_size].to(device)
+                y = labels[start : start + suite.batch_size].to(device)
+                x_grad = x.clone().requires_grad_(True)
+                gradient = torch.autograd.grad(F.cross_entropy(model(x_grad), y), x_grad)[0]
+                perturbed = []
+                for entry in suite.perturbations:
+                    for point in entry.points():
+                        if entry.kind == "uniform":
+                            noisy = x + point["upper"] * torch.rand(
+                                x.shape, generator=generator, device=device
+                            )
+                            low = noisy.amin((1, 2, 3), keepdim=True)
+                            high = noisy.amax((1, 2, 3), keepdim=True)
+                            perturbed.append((noisy - low) / (high - low))
+                        elif entry.kind == "fgsm":
+                            perturbed.append((x + point["eps"] * gradient.sign()).clamp(0, 1))
+                        elif entry.kind == "pgd":
+                            perturbed.append(Pgd(**point)(model, x, y))
+                        elif entry.kind == "cw":
+                            perturbed.append(Cw(**point)(model, x, y))
+                with torch.no_grad():
+                    for batch in perturbed:
+                        model(batch).argmax(1)
+
+    t_suite = median_time(
+        lambda: run_suite(loaded, images=images, labels=labels), device, repeats, warmup=1
+    )
+    t_bare = median_time(bare, device, repeats, warmup=1)
+    return [
+        {
+            "row": "3. suites/quick.yaml end to end vs its bare passes",
+            "measured": f"{t_suite:.2f} s vs {t_bare:.2f} s",
+            "ratio": t_suite / t_bare,
+            "target": "overhead < 10% (<= 1.10x)",
+            "met": t_suite / t_bare <= 1.10,
+        }
+    ]
+
+
+def _plain_loop(name: str, data, config: TrainConfig, device: torch.device) -> float:
+    """A minimal training loop over the same tensors: returns images per second."""
+    torch.manual_seed(config.seed)
+    model = create_model(name).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    count = len(data.train_x)
+    start = time.perf_counter()
+    for _ in range(config.epochs):
+        model.train()
+        order = torch.randperm(count, generator=generator, device=device)
+        for index in range(0, count, config.batch_size):
+            batch = order[index : index + config.batch_size]
+            x = random_crop(data.train_x[batch], config.crop_padding, generator)
+            loss = F.cross_entropy(model(x), data.train_y[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return count * config.epochs / (time.perf_counter() - start)
+
+
+def training_rows(device: torch.device, images: int) -> list[dict]:
+    mnist = load_mnist()
+    config = TrainConfig(epochs=1, limit_train=images, device=device.type)
+    data = prepare_data(mnist, config, device)
+    speed: dict[str, float] = {}
+    rows = []
+    for name in ("cnn-33", "wm-smooth-32", "wm-unsharp-32"):
+        train_model(get_spec(name), data, TrainConfig(**{**config.__dict__, "limit_train": 512}))
+        ours = statistics.median(
+            train_model(get_spec(name), data, config).images_per_second for _ in range(2)
+        )
+        speed[name] = ours
+        if name == "wm-smooth-32":
+            continue
+        plain = statistics.median(_plain_loop(name, data, config, device) for _ in range(2))
+        rows.append(
+            {
+                "row": f"4. training throughput {name} vs a plain PyTorch loop",
+                "measured": f"{ours:.0f} vs {plain:.0f} images/s",
+                "ratio": ours / plain,
+                "target": ">= 0.95x",
+                "met": ours / plain >= 0.95,
+            }
+        )
+    for name in ("wm-smooth-32", "wm-unsharp-32"):
+        ratio = speed["cnn-33"] / speed[name]  # epoch time ratio
+        rows.append(
+            {
+                "row": f"4. epoch time {name} vs cnn-33",
+                "measured": f"{images / speed[name]:.1f} s vs {images / speed['cnn-33']:.1f} s "
+                f"per {images} images",
+                "ratio": ratio,
+                "target": "<= 1.0x (aim 0.7x)",
+                "met": ratio <= 1.0,
+            }
+        )
+    return rows
+
+
+_PEAK_SCRIPT = """
+import resource, sys
+from wmbench.cli import run
+code = run(["attack", sys.argv[1], "--device", sys.argv[2]])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def memory_row(device: torch.device, folder: Path) -> list[dict]:
+    checkpoints = _checkpoints(folder, ["wm-unsharp-32"])
+    peaks = {}
+    for limit in (2000, 10000):
+        suite = _suite(
+            folder,
+            {
+                "name": f"memory-{limit}",
+                "dataset": {"name": "mnist", "split": "test", "limit": limit},
+                "batch_size": 500,
+                "models": {"wm": str(checkpoints["wm-unsharp-32"])},
+                "perturbations": [{"kind": "clean"}, {"kind": "fgsm", "eps": [0.1, 0.2]}],
+            },
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", _PEAK_SCRIPT, str(suite), device.type],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        peaks[limit] = int(result.stderr.strip().splitlines()[-1]) / 1024  # KiB -> MiB
+    ratio = peaks[10000] / peaks[2000]
+    return [
+        {
+            "row": "5. peak memory, suite on 10,000 vs 2,000 test images",
+            "measured": f"{peaks[10000]:.0f} MiB vs {peaks[2000]:.0f} MiB (batch 500)",
+            "ratio": ratio,
+            "target": "bounded by batch size (~1.0x)",
+            "met": ratio <= 1.10,
+        }
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--json", type=Path, help="write the rows as JSON here")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, smaller runs")
+    args = parser.parse_args()
+    tune_allocator()  # as the wmbench command line does
+    device = resolve_device(args.device)
+    repeats = 3 if args.quick else 5
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for name, measure in (
+            ("WM layer vs Conv2d", lambda: layer_row(device, repeats * 2)),
+            ("FGSM sweep", lambda: fgsm_row(device, folder, repeats)),
+            ("suite overhead", lambda: overhead_row(device, folder, 3)),
+            ("training", lambda: training_rows(device, 3200 if args.quick else 6400)),
+            ("peak memory", lambda: memory_row(device, folder)),
+        ):
+            console.print(f"measuring {name} ...")
+            rows += measure()
+    table = Table(title=f"wmbench benchmarks on {describe_device(device)}")
+    for column in ("benchmark", "measured", "ratio", "target", "met"):
+        table.add_column(column, justify="right" if column == "ratio" else "left")
+    for row in rows:
+        table.add_row(
+            row["row"],
+            row["measured"],
+            f"{row['ratio']:.2f}x",
+            row["target"],
+            "yes" if row["met"] else "NO",
+        )
+    Console(width=160).print(table)
+    if args.json:
+        document = {"device": describe_device(device), "torch": torch.__version__, "rows": rows}
+        args.json.write_text(json.dumps(document, indent=2))
+
+
+if __name__ == "__main__":
+    main()
