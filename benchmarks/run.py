@@ -158,8 +158,9 @@ def fgsm_row(device: torch.device, folder: Path, repeats: int) -> list[dict]:
             for start in range(0, 2000, 500):
                 x = images[start : start + 500].to(device)
                 y = labels[start : start + 500].to(device)
+                adversarial = attack(x, y)
                 with torch.no_grad():
-                    wrong += (model(attack(x, y)).argmax(1) != y).sum().item()
+                    wrong += (model(adversarial).argmax(1) != y).sum().item()
             theirs[eps] = wrong
 
     t_ours = median_time(runner, device, repeats, warmup=1)
@@ -345,6 +346,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--json", type=Path, help="write the rows as JSON here")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, smaller runs")
+    parser.add_argument("--only", type=int, nargs="*", help="row numbers to measure (1-5)")
     args = parser.parse_args()
     tune_allocator()  # as the wmbench command line does
     device = resolve_device(args.device)
@@ -352,13 +354,18 @@ def main() -> None:
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for name, measure in (
-            ("WM layer vs Conv2d", lambda: layer_row(device, repeats * 2)),
-            ("FGSM sweep", lambda: fgsm_row(device, folder, repeats)),
-            ("suite overhead", lambda: overhead_row(device, folder, 3)),
-            ("training", lambda: training_rows(device, 3200 if args.quick else 6400)),
-            ("peak memory", lambda: memory_row(device, folder)),
+        for number, (name, measure) in enumerate(
+            (
+                ("WM layer vs Conv2d", lambda: layer_row(device, repeats * 2)),
+                ("FGSM sweep", lambda: fgsm_row(device, folder, repeats)),
+                ("suite overhead", lambda: overhead_row(device, folder, 3)),
+                ("training", lambda: training_rows(device, 3200 if args.quick else 6400)),
+                ("peak memory", lambda: memory_row(device, folder)),
+            ),
+            start=1,
         ):
+            if args.only and number not in args.only:
+                continue
             console.print(f"measuring {name} ...")
             rows += measure()
     table = Table(title=f"wmbench benchmarks on {describe_device(device)}")

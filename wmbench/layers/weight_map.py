@@ -109,7 +109,10 @@ class _WeightMapFunction(torch.autograd.Function):
         # Views when x is already pixel-major (the output of another WM layer), else one copy.
         pixels = x.permute(2, 3, 0, 1).reshape(height * width, batch, in_channels)
         matrices = weight.permute(2, 3, 0, 1).reshape(height * width, in_channels, out_channels)
-        mixed = torch.bmm(pixels, matrices).view(height, width, batch, out_channels)
+        if in_channels == 1:  # a broadcast product; bmm with an inner size of 1 loops per pixel
+            mixed = (pixels * matrices).view(height, width, batch, out_channels)
+        else:
+            mixed = torch.bmm(pixels, matrices).view(height, width, batch, out_channels)
         out = _filter(mixed, kernel_size, padding, unsharp)
         if stride > 1:
             out = out[::stride, ::stride]
@@ -128,8 +131,10 @@ class _WeightMapFunction(torch.autograd.Function):
         kernel_size, padding, stride, unsharp = ctx.geometry
         pixel_count, batch, in_channels = pixels.shape
         out_channels = matrices.shape[2]
-        grad_bias = grad.sum(0) if ctx.needs_input_grad[2] else None
-        grad_out = grad.permute(2, 3, 0, 1)
+        grad_out = grad.permute(2, 3, 0, 1)  # (H', W', B, C_out): contiguous for our outputs
+        grad_bias = None
+        if ctx.needs_input_grad[2]:  # summed over the batch in pixel-major order: a fast reduction
+            grad_bias = grad_out.sum(2).permute(2, 0, 1)
         if stride > 1:
             full = grad.new_zeros((*ctx.full_size, batch, out_channels))
             full[::stride, ::stride] = grad_out
@@ -141,7 +146,11 @@ class _WeightMapFunction(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_x = torch.bmm(grad_mixed, matrices.transpose(1, 2))
             grad_x = grad_x.view(height, width, batch, in_channels).permute(2, 3, 0, 1)
-        if ctx.needs_input_grad[1]:
+        if ctx.needs_input_grad[1] and in_channels == 1:
+            grad_weight = (pixels * grad_mixed).sum(1, keepdim=True)
+            grad_weight = grad_weight.view(height, width, in_channels, out_channels)
+            grad_weight = grad_weight.permute(2, 3, 0, 1)
+        elif ctx.needs_input_grad[1]:
             grad_weight = torch.bmm(pixels.transpose(1, 2), grad_mixed)
             grad_weight = grad_weight.view(height, width, in_channels, out_channels)
             grad_weight = grad_weight.permute(2, 3, 0, 1)

@@ -159,8 +159,8 @@ def _measure_model(
                     logits = model(perturbed)
                 features = tap.take()
                 wrong[index] += (logits.argmax(1) != y).sum()
-                squared = (features.double() - clean_features.double()).pow(2)
-                mse_sum[index] += squared.flatten(1).mean(1).sum()
+                squared = (features - clean_features).pow_(2).flatten(1)
+                mse_sum[index] += squared.mean(1, dtype=torch.float64).sum()
     finally:
         tap.close()
     return list(zip(wrong.tolist(), mse_sum.tolist(), strict=True))
