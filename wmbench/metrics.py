@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from wmbench.layers.weight_map import _WeightMap2d
+
 
 @torch.no_grad()
 def error_rate(
@@ -28,10 +30,12 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
-    """Multiply-accumulates of one forward pass on one image, as counted by torch's FLOP counter.
+    """Multiply-accumulates of one forward pass on one image.
 
-    Matrix products and convolutions are counted (FLOPs / 2); elementwise work (the WM layers' box
-    filter additions, ReLU, pooling) is not, as is the convention.
+    Matrix products and convolutions are counted by torch's FLOP counter (FLOPs / 2); a WM layer
+    counts as its channel mix, ``C_in · C_out · H · W`` (whether it runs as a batched matmul or,
+    for one input channel, as a broadcast product); elementwise work (the box filter's additions,
+    ReLU, pooling) is not counted, as is the convention.
     """
     was_training = model.training
     model.eval()
@@ -40,4 +44,11 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     with counter, torch.no_grad():
         model(torch.zeros(1, *input_shape, device=parameter.device))
     model.train(was_training)
-    return counter.get_total_flops() // 2
+    counts = counter.get_flop_counts()
+    prefix = type(model).__name__
+    weight_maps = {
+        name: module for name, module in model.named_modules() if isinstance(module, _WeightMap2d)
+    }
+    counted_inside = sum(sum(counts.get(f"{prefix}.{name}", {}).values()) for name in weight_maps)
+    analytic = sum(layer.macs_per_image for layer in weight_maps.values())
+    return (counter.get_total_flops() - counted_inside) // 2 + analytic

@@ -209,6 +209,11 @@ class _WeightMap2d(nn.Module):
             self.weight.uniform_(-bound, bound)
             self.bias.zero_()
 
+    @property
+    def macs_per_image(self) -> int:
+        """Multiply-accumulates of the channel mix for one image (the box filter only adds)."""
+        return self.in_channels * self.out_channels * self.input_size[0] * self.input_size[1]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels or tuple(x.shape[2:]) != self.input_size:
             raise ValueError(
