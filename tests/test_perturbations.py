@@ -115,3 +115,27 @@ def test_bad_attack_arguments_are_config_errors(model_and_batch):
     attack = TorchattacksPerturbation("PGD", epsilon=0.1)
     with pytest.raises(ConfigError, match="PGD"):
         attack(model, images, labels)
+
+
+def test_grad_cam_matches_its_definition():
+    """Grad-CAM by hand: channel weights are the spatial mean of the class score's gradient."""
+    from wmbench.gradcam import grad_cam
+
+    torch.manual_seed(0)
+    model = create_model("cnn-33").eval()
+    images = torch.rand(3, 1, 28, 28)
+    maps, predictions = grad_cam(model, images)
+    assert maps.shape == (3, 28, 28) and maps.min() >= 0 and maps.max() <= 1
+    captured = []
+    layer = model.get_submodule(model.feature_layer)
+    handle = layer.register_forward_hook(lambda m, i, o: captured.append(o))
+    logits = model(images)
+    handle.remove()
+    assert torch.equal(predictions, logits.argmax(1))
+    (activation,) = captured
+    score = logits.gather(1, predictions[:, None]).sum()
+    (gradient,) = torch.autograd.grad(score, activation)
+    cam = torch.relu((gradient.mean((2, 3), keepdim=True) * activation).sum(1, keepdim=True))
+    cam = torch.nn.functional.interpolate(cam, size=(28, 28), mode="bilinear")[:, 0]
+    cam = cam / cam.flatten(1).amax(1)[:, None, None]
+    assert torch.allclose(maps, cam.detach(), atol=1e-6)

@@ -62,6 +62,7 @@ class CheckpointRecord:
     path: Path
     sha256: str
     model: str
+    family: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
 
 

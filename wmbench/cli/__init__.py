@@ -11,7 +11,7 @@ import sys
 import typer
 
 from wmbench import __version__
-from wmbench.cli import attack, data, info, models, train
+from wmbench.cli import attack, data, explain, info, models, plot, reproduce, train
 from wmbench.cli._console import stderr
 from wmbench.errors import WmbenchError
 from wmbench.runtime import tune_allocator
@@ -49,6 +49,9 @@ app.command("models")(models.models)
 app.command("train")(train.train)
 app.command("info")(info.info)
 app.command("attack")(attack.attack)
+app.command("plot")(plot.plot)
+app.command("explain")(explain.explain)
+app.command("reproduce")(reproduce.reproduce)
 app.add_typer(data.app, name="data")
 
 

@@ -107,7 +107,7 @@ class _WeightMapFunction(torch.autograd.Function):
         batch, in_channels, height, width = x.shape
         out_channels = weight.shape[1]
         # Views when x is already pixel-major (the output of another WM layer), else one copy.
-        pixels = x.permute(2, 3, 0, 1).reshape(height * width, batch, in_channels)
+        pixels = x.permute(2, 3, 0, 1).contiguous().view(height * width, batch, in_channels)
         matrices = weight.permute(2, 3, 0, 1).reshape(height * width, in_channels, out_channels)
         if in_channels == 1:  # a broadcast product; bmm with an inner size of 1 loops per pixel
             mixed = (pixels * matrices).view(height, width, batch, out_channels)

@@ -61,6 +61,7 @@ def results_document(results: Results, verdicts: list[Verdict]) -> dict[str, Any
                 "path": str(record.path),
                 "sha256": record.sha256,
                 "model": record.model,
+                "family": record.family,
                 "metrics": dict(record.metrics),
             }
             for label, record in results.checkpoints.items()

@@ -210,6 +210,7 @@ def run_suite(
             path=path,
             sha256=info.sha256,
             model=info.spec.name,
+            family=info.spec.family,
             metrics={k: v for k, v in info.meta.get("metrics", {}).items() if k != "history"},
         )
 
