@@ -96,18 +96,19 @@ def _read_header(path: Path) -> dict[str, Any]:
     """Reads the safetensors JSON header without touching the tensor data."""
     try:
         with path.open("rb") as handle:
-            head = handle.read(8)
-            if head[:1] == b"\x80" or head[:2] == b"PK":
-                raise CheckpointError(
-                    "is a pickle / torch.save file, not safetensors; wmbench never unpickles "
-                    "checkpoints (re-save the weights with safetensors)",
-                    path,
-                )
-            if len(head) < 8:
+            head = handle.read(9)
+            if len(head) < 9:
                 raise CheckpointError("not a safetensors file (too short)", path)
-            (size,) = struct.unpack("<Q", head)
-            if size > _MAX_HEADER:
-                raise CheckpointError("not a safetensors file (bad header length)", path)
+            (size,) = struct.unpack("<Q", head[:8])
+            if head[8:9] != b"{" or size > min(_MAX_HEADER, path.stat().st_size - 8):
+                if head[:1] == b"\x80" or head[:2] == b"PK":
+                    raise CheckpointError(
+                        "is a pickle / torch.save file, not safetensors; wmbench never "
+                        "unpickles checkpoints (re-save the weights with safetensors)",
+                        path,
+                    )
+                raise CheckpointError("not a safetensors file (bad header)", path)
+            handle.seek(8)
             header = json.loads(handle.read(size))
     except FileNotFoundError:
         raise CheckpointError("no such file", path) from None
