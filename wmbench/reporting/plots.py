@@ -89,7 +89,7 @@ def plot_sweeps(document: dict[str, Any], out_dir: str | Path) -> list[Path]:
                 axis.set_ylabel(ylabel)
                 axis.grid(alpha=0.3)
                 axis.legend(fontsize=7)
-            figure.suptitle(f"{label}: {ylabel}")
+            figure.suptitle(f"{label}: {ylabel}", y=1.03)
             written.append(_save(figure, out_dir / f"{label}-{metric}.png"))
             plt.close(figure)
     return written
@@ -111,13 +111,13 @@ def plot_grad_cams(
     )
     images = rows[0][1]
     for column in range(count):
-        axes[0][column].imshow(images[column, 0].cpu(), cmap="gray")
+        axes[0][column].imshow(images[column, 0].cpu().numpy(), cmap="gray")
         axes[0][column].set_title("input", fontsize=8)
     for row_index, (label, row_images, maps, predictions) in enumerate(rows, start=1):
         for column in range(count):
             axis = axes[row_index][column]
-            axis.imshow(row_images[column, 0].cpu(), cmap="gray")
-            axis.imshow(maps[column].cpu(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+            axis.imshow(row_images[column, 0].cpu().numpy(), cmap="gray")
+            axis.imshow(maps[column].cpu().numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
             axis.set_title(f"{label}: {int(predictions[column])}", fontsize=7)
     for axis in axes.flat:
         axis.set_xticks([])

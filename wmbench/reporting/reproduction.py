@@ -47,12 +47,14 @@ def _model_rows(models: list[str], training: dict[str, list[dict[str, Any]]]) ->
     return rows
 
 
-def _sweep_errors(document: dict[str, Any], perturbation: str) -> dict[str, dict[float, float]]:
+def _sweep_errors(
+    document: dict[str, Any], perturbation: str, metric: str = "error"
+) -> dict[str, dict[float, float]]:
     table: dict[str, dict[float, float]] = {}
     for row in document["results"]:
         if row["perturbation"] == perturbation:
             (value,) = row["params"].values()
-            table.setdefault(row["model"], {})[value] = row["error"]
+            table.setdefault(row["model"], {})[value] = row[metric]
     return table
 
 
@@ -101,7 +103,7 @@ def claims(training: dict[str, list[dict[str, Any]]], document: dict[str, Any]) 
             "unsharp WM beats smoothing WM on clean error (Table 2)",
             f"{pct(test['wm-unsharp-32'])} vs {pct(test['wm-smooth-32'])}",
         )
-    for name, sweep in (("uniform noise", uniform), ("FGSM", fgsm)):
+    for name, sweep, figure in (("uniform noise", uniform, "2a"), ("FGSM", fgsm, "3a")):
         families = {
             "cnn": ("cnn-33", ("wm-smooth-32", "wm-unsharp-32")),
             "resnet": ("resnet-conv", ("resnet-alt-smooth",)),
@@ -124,7 +126,21 @@ def claims(training: dict[str, list[dict[str, Any]]], document: dict[str, Any]) 
             verdict(
                 not worse,
                 f"{family}: {', '.join(present)} keep lower error than {base} "
-                f"under {name} across the sweep (Figures 2a/3a)",
+                f"under {name} across the sweep (Figure {figure})",
+                numbers,
+            )
+    for name, figure in (("uniform", "2b"), ("fgsm", "3b")):
+        mse = _sweep_errors(document, name, "activation_mse")
+        present = [m for m in ("wm-smooth-32", "wm-unsharp-32") if m in mse]
+        if "cnn-33" in mse and present:
+            held = all(mse[m][v] > mse["cnn-33"][v] for m in present for v in mse["cnn-33"])
+            numbers = ", ".join(
+                f"{m} mean {statistics.mean(mse[m].values()):.3g}" for m in ("cnn-33", *present)
+            )
+            verdict(
+                held,
+                f"the WM variants' feature-layer activations change more than "
+                f"cnn-33's under {name} at every value (Figure {figure})",
                 numbers,
             )
     if {"cnn-33", "cnn-33-bn"} <= set(test) and "cnn-33-bn" in fgsm and "wm-unsharp-32" in fgsm:
