@@ -160,3 +160,86 @@ def test_bad_baseline_file_exit_2(workspace, capsys):
         capsys, suite_file(root), "--data-dir", data_dir, "--baseline", root / "junk.json"
     )
     assert code == 2 and "junk.json" in out.err
+
+
+def test_baseline_from_other_checkpoints_exit_2_unless_allowed(workspace, capsys):
+    root, data_dir = workspace
+    suite = suite_file(root)
+    assert attack(capsys, suite, "--data-dir", data_dir, "--json", root / "b0.json")[0] == 0
+    baseline = json.loads((root / "b0.json").read_text())
+    baseline["checkpoints"]["wm"]["sha256"] = "0" * 64
+    (root / "other.json").write_text(json.dumps(baseline))
+    code, out = attack(capsys, suite, "--data-dir", data_dir, "--baseline", root / "other.json")
+    assert code == 2 and "another checkpoint" in out.err and "other.json" in out.err
+    code, _ = attack(
+        capsys,
+        suite,
+        "--data-dir",
+        data_dir,
+        "--baseline",
+        root / "other.json",
+        "--allow-different-checkpoints",
+    )
+    assert code == 0
+
+
+def test_results_carry_intervals_and_warnings(workspace, capsys):
+    root, data_dir = workspace
+    code, out = attack(capsys, suite_file(root), "--data-dir", data_dir, "--json", "-")
+    document = json.loads(out.out)
+    assert isinstance(document["warnings"], list)
+    for row in document["results"]:
+        low, high = row["error_ci95"]
+        assert low <= row["error"] <= high
+
+
+def test_interrupted_suite_resumes_with_the_same_numbers(workspace, capsys):
+    """Ctrl-C after the first model: its cells are kept; --resume measures only the second,
+    and the results equal an uninterrupted run's."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root, data_dir = workspace
+    perturbations = [
+        {"kind": "clean"},
+        {"kind": "fgsm", "eps": [0.05, 0.1]},
+        {"kind": "pgd", "eps": 0.1, "alpha": 0.01, "steps": 40},
+    ]
+    suite = suite_file(root, perturbations=perturbations, dataset={"name": "mnist", "limit": 120})
+    assert attack(capsys, suite, "--data-dir", data_dir, "--json", root / "whole.json")[0] == 0
+    out = root / "cut.json"
+    partial = root / "cut.json.partial.jsonl"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wmbench",
+            "attack",
+            str(suite),
+            "--data-dir",
+            str(data_dir),
+            "--json",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if partial.exists() and len(partial.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted: 1 of 2 models kept" in err and "Traceback" not in err
+    assert not out.exists()
+    code, output = attack(capsys, suite, "--data-dir", data_dir, "--json", out, "--resume")
+    assert code == 0 and "resuming: 1 of 2 models" in output.err
+    assert not partial.exists()
+    whole = json.loads((root / "whole.json").read_text())["results"]
+    resumed = json.loads(out.read_text())["results"]
+    assert resumed == whole

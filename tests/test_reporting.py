@@ -45,16 +45,17 @@ def test_document_round_trips_with_every_key():
     document = json.loads(results_json(results_document(results, verdicts)))
     assert set(document) == {
         "format", "version", "suite", "checkpoints", "versions", "device", "started",
-        "duration_s", "results", "gates", "passed",
+        "duration_s", "results", "gates", "warnings", "passed",
     }  # fmt: skip
     assert (document["format"], document["version"]) == (FORMAT, VERSION) == ("wmbench.results", 1)
     assert document["suite"]["name"] == "quick" and document["suite"]["path"] == "suites/quick.yaml"
     assert document["suite"]["models"] == SUITE["models"]
     assert document["suite"]["gates"][0] == {
-        "model": "wm", "perturbation": "fgsm", "max_error": 0.3, "eps": 0.1,
+        "model": "wm", "perturbation": "fgsm", "max_error": 0.3, "confidence": None, "eps": 0.1,
     }  # fmt: skip
     assert document["checkpoints"]["wm"] == {
-        "path": "b.safetensors", "sha256": "1" * 64, "model": "wm-unsharp-32", "metrics": {},
+        "path": "b.safetensors", "sha256": "1" * 64, "model": "wm-unsharp-32", "family": "",
+        "metrics": {},
     }  # fmt: skip
     assert document["versions"]["torch"] == "2.13.0"
     assert (document["device"], document["duration_s"]) == ("cpu", 12.5)
@@ -63,6 +64,7 @@ def test_document_round_trips_with_every_key():
     assert row == {
         "model": "cnn", "perturbation": "uniform", "kind": "uniform", "params": {"upper": 1.0},
         "upper": 1.0, "error": 0.105, "n": 1000, "wrong": 105, "activation_mse": 105 / 8192,
+        "error_ci95": pytest.approx([0.0875, 0.1255], abs=1e-4),
     }  # fmt: skip
     clean = [r for r in document["results"] if r["perturbation"] == "clean"]
     assert [r["params"] for r in clean] == [{}, {}] and clean[1]["error"] == 0.012
@@ -150,9 +152,10 @@ def test_best_model_is_marked_in_each_column():
 
 def test_best_cell_is_bold_green():
     cell = Cell("wm", "fgsm", "fgsm", {"eps": 0.1}, n=3, wrong=1, activation_mse=0.001234)
-    assert format_cell(cell).plain == "33.33%\nMSE 1.23e-03"
+    # 1 of 3 wrong: Wilson 95% interval 6.1% to 79.2%.
+    assert format_cell(cell).plain == "33.33%\n6.1–79.2\nMSE 1.23e-03"
     best = format_cell(cell, best=True)
-    assert best.plain == f"33.33% {BEST}\nMSE 1.23e-03"
+    assert best.plain == f"33.33% {BEST}\n6.1–79.2\nMSE 1.23e-03"
     assert "bold green" in {str(span.style) for span in best.spans} | {str(best.style)}
 
 

@@ -210,7 +210,10 @@ BAD_SUITES = [
         {"gates": [{"model": "wm", "perturbation": "fgsm", "eps": 0.05, "max_error": 1.5}]},
         "max_error",
     ),
-    ({"gates": [{"model": "wm", "perturbation": "fgsm"}]}, "a gate needs either max_error"),
+    (
+        {"gates": [{"model": "wm", "perturbation": "fgsm"}]},
+        "a gate needs max_error, or better, than and perturbation, or no_warnings",
+    ),
     ({"gates": [{"better": "wm", "than": "nn", "perturbation": "fgsm"}]}, "unknown model 'nn'"),
 ]
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Hashable
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from yaml.constructor import ConstructorError
 
 from wmbench.errors import ConfigError
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -17,19 +22,43 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     silently keeps the last one, which would drop a model or a perturbation without a word)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, yaml.MappingNode):  # `!!set x`: PyYAML says what is wrong
+            return super().construct_mapping(node, deep=deep)
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:  # `<<: *anchor`; explicit keys may override merged ones
+                continue
             key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, (list, dict)):
-                raise yaml.constructor.ConstructorError(
-                    None, None, "a mapping key must be a plain value", key_node.start_mark
-                )
+            mark = key_node.start_mark
+            if not isinstance(key, Hashable):  # a list, a mapping or a set
+                raise ConstructorError(None, None, "a mapping key must be a plain value", mark)
             if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} is given twice", key_node.start_mark
-                )
+                raise ConstructorError(None, None, f"key {key!r} is given twice", mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+def _refusing_bad_values(tag: str) -> Any:
+    """PyYAML's constructor of ``tag``, raising a YAML error (not ValueError, IndexError, ...) for
+    a value its type cannot hold: ``!!float ten``, ``!!int``, ``!!timestamp 2001-13-45``."""
+    construct = yaml.SafeLoader.yaml_constructors[tag]
+
+    def checked(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, TypeError, IndexError, AttributeError, OverflowError):
+            kind = tag.rsplit(":", 1)[-1]
+            value = node.value if len(node.value) <= 40 else f"{node.value[:40]}..."
+            raise ConstructorError(
+                None, None, f"{value!r} is not a valid {kind}", node.start_mark
+            ) from None
+
+    return checked
+
+
+for _kind in ("bool", "int", "float", "binary", "timestamp"):
+    _tag = f"tag:yaml.org,2002:{_kind}"
+    _UniqueKeyLoader.add_constructor(_tag, _refusing_bad_values(_tag))
 
 
 def read_yaml(path: str | Path) -> Any:
@@ -41,17 +70,37 @@ def read_yaml(path: str | Path) -> Any:
         raise ConfigError("no such file", path) from None
     except IsADirectoryError:
         raise ConfigError("is a folder, not a YAML file", path) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read: {error}", path) from None
+    except UnicodeDecodeError as error:
+        byte = error.object[error.start : error.start + 1].hex()
+        raise ConfigError(
+            f"not UTF-8 text (byte 0x{byte} at offset {error.start}); is it a YAML file?", path
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"cannot read: {one_line(str(error))}", path) from None
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or "syntax error"
+        problem = getattr(error, "problem", None) or getattr(error, "reason", None)
+        if isinstance(error, yaml.reader.ReaderError) and isinstance(error.character, int):
+            problem = f"character #x{error.character:04x}: {error.reason}"
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ConfigError(f"{where}not valid YAML ({problem})", path) from None
+        message = f"{where}not valid YAML ({problem or 'syntax error'})"
+        raise ConfigError(one_line(message), path) from None
     except RecursionError:
         raise ConfigError("not valid YAML (nested too deeply)", path) from None
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks (any that ``str.splitlines`` knows) made spaces."""
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def key_name(key: object) -> str:
+    """A key as it goes into a message's key path: plain names as they are, others quoted."""
+    if isinstance(key, str) and _PLAIN_KEY.fullmatch(key):
+        return key
+    return repr(key)
 
 
 def validation_message(error: ValidationError, tags: Collection[str] = ()) -> str:
@@ -64,16 +113,20 @@ def validation_message(error: ValidationError, tags: Collection[str] = ()) -> st
     where = ""
     location = first["loc"]
     for index, part in enumerate(location):
-        if isinstance(part, int):
+        if part == "[key]":  # pydantic's marker: the mapping key just before is what is wrong
+            continue
+        if index + 1 < len(location) and location[index + 1] == "[key]":
+            where += f" (key {part!r})"
+        elif isinstance(part, int):
             where += f"[{part}]"
         elif index > 0 and isinstance(location[index - 1], int) and part in tags:
             continue
         else:
-            where += f".{part}" if where else str(part)
+            where += f".{key_name(part)}" if where else key_name(part)
     message = first["msg"]
     value = first.get("input")
     if first["type"] not in ("missing", "extra_forbidden") and isinstance(
         value, (int, float, str, bool)
     ):
         message += f" (got {value!r})"
-    return f"{where or '(top level)'}: {message}"
+    return one_line(f"{where or '(top level)'}: {message}")

@@ -24,6 +24,7 @@ from torch import nn
 from wmbench._io import atomic_path
 from wmbench.errors import CheckpointError, ConfigError, ModelError
 from wmbench.models import ModelSpec, build_model, parse_spec
+from wmbench.models._registry import state_shapes
 
 FORMAT_VERSION = 1
 _PREFIX = "wmbench."
@@ -93,18 +94,28 @@ def save_checkpoint(path: str | Path, model: nn.Module, **documents: Any) -> Pat
 
 
 def _read_header(path: Path) -> dict[str, Any]:
-    """Reads the safetensors JSON header without touching the tensor data."""
+    """Reads the safetensors JSON header without touching the tensor data, and checks that the
+    tensors it lists fill the rest of the file exactly (so a truncated file is caught here)."""
     try:
         with path.open("rb") as handle:
             head = handle.read(9)
+            file_size = path.stat().st_size
+            if not head:
+                raise CheckpointError("empty file, not a safetensors checkpoint", path)
             if len(head) < 9:
                 raise CheckpointError("not a safetensors file (too short)", path)
             (size,) = struct.unpack("<Q", head[:8])
-            if head[8:9] != b"{" or size > min(_MAX_HEADER, path.stat().st_size - 8):
+            if head[8:9] != b"{" or size > min(_MAX_HEADER, file_size - 8):
                 if head[:1] == b"\x80" or head[:2] == b"PK":
                     raise CheckpointError(
                         "is a pickle / torch.save file, not safetensors; wmbench never "
                         "unpickles checkpoints (re-save the weights with safetensors)",
+                        path,
+                    )
+                if head[8:9] == b"{":
+                    raise CheckpointError(
+                        f"not a safetensors file (bad header: its length is {size:,} bytes, "
+                        f"the file has {file_size:,}); truncated?",
                         path,
                     )
                 raise CheckpointError("not a safetensors file (bad header)", path)
@@ -118,14 +129,73 @@ def _read_header(path: Path) -> dict[str, Any]:
         raise CheckpointError("not a safetensors file (header is not JSON)", path) from None
     if not isinstance(header, dict):
         raise CheckpointError("not a safetensors file (header is not a JSON object)", path)
+    _check_data_size(header, file_size - 8 - size, path)
     return header
 
 
+def _check_data_size(header: dict[str, Any], data_size: int, path: Path) -> None:
+    """Raises unless every tensor entry is well formed and together they fill ``data_size``."""
+    end = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(isinstance(x, int) and x >= 0 for x in offsets)
+            or offsets[1] < offsets[0]
+            or not isinstance(shape, list)
+            or not all(isinstance(x, int) and x >= 0 for x in shape)
+        ):
+            raise CheckpointError(
+                f"corrupt safetensors header: tensor {name!r} has no valid shape and offsets", path
+            )
+        end = max(end, offsets[1])
+    if end > data_size:
+        raise CheckpointError(
+            f"corrupt safetensors data: truncated (its tensors need {end:,} bytes after the "
+            f"header, the file has {data_size:,})",
+            path,
+        )
+    if end < data_size:
+        raise CheckpointError(
+            f"corrupt safetensors data: {data_size - end:,} bytes after the last tensor", path
+        )
+
+
+def _check_shapes(spec: ModelSpec, header: dict[str, Any], path: Path) -> None:
+    """Raises unless the header lists exactly the tensors, of the shapes, that the spec needs."""
+    try:
+        expected = state_shapes(spec)
+    except ModelError as error:
+        raise CheckpointError(f"embedded model spec: {error.message}", path) from None
+    found = {
+        name: tuple(entry["shape"]) for name, entry in header.items() if name != "__metadata__"
+    }
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    if missing or unexpected:
+        detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
+        raise CheckpointError(f"weights do not match the spec of {spec.name!r}: {detail}", path)
+    for name, shape in found.items():
+        if shape != expected[name]:
+            raise CheckpointError(
+                f"weights do not match the spec of {spec.name!r}: {name} has shape {shape}, "
+                f"the spec needs {expected[name]}",
+                path,
+            )
+
+
 def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
-    """Reads and validates a checkpoint's metadata (not its weights)."""
+    """Reads and validates a checkpoint's metadata, and the names and shapes of its tensors
+    against its spec (from the header: the weights themselves are not read)."""
     path = Path(path)
     header = _read_header(path)
     metadata = header.get("__metadata__") or {}
+    if not isinstance(metadata, dict):
+        raise CheckpointError("not a safetensors file (__metadata__ is not a JSON object)", path)
     if f"{_PREFIX}spec" not in metadata:
         raise CheckpointError(
             "safetensors file without wmbench metadata (not written by `wmbench train`)", path
@@ -139,12 +209,13 @@ def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
             continue
         try:
             documents[key[len(_PREFIX) :]] = json.loads(text)
-        except json.JSONDecodeError:
+        except (TypeError, json.JSONDecodeError):
             raise CheckpointError(f"metadata {key}: not valid JSON", path) from None
     try:
         spec = parse_spec(documents.pop("spec"), path)
-    except ConfigError as error:
+    except (ConfigError, ModelError) as error:
         raise CheckpointError(f"embedded model spec: {error.message}", path) from None
+    _check_shapes(spec, header, path)
     return CheckpointInfo(path=path, sha256=file_sha256(path), spec=spec, meta=documents)
 
 
@@ -152,7 +223,7 @@ def load_checkpoint(
     path: str | Path, device: str | torch.device | None = None
 ) -> tuple[nn.Module, CheckpointInfo]:
     """Rebuilds the model a checkpoint describes, loads its weights, returns it in eval mode."""
-    info = read_checkpoint_info(path)
+    info = read_checkpoint_info(path)  # checks the tensors' names and shapes against the spec
     try:
         model = build_model(info.spec)
     except ModelError as error:
@@ -161,21 +232,6 @@ def load_checkpoint(
         tensors = load_file(str(info.path))
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"corrupt safetensors data: {error}", info.path) from None
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    if missing or unexpected:
-        detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
-        raise CheckpointError(
-            f"weights do not match the spec of {info.spec.name!r}: {detail}", info.path
-        )
-    for name, tensor in tensors.items():
-        if tuple(tensor.shape) != tuple(expected[name].shape):
-            raise CheckpointError(
-                f"weights do not match the spec of {info.spec.name!r}: {name} has shape "
-                f"{tuple(tensor.shape)}, the spec needs {tuple(expected[name].shape)}",
-                info.path,
-            )
     model.load_state_dict(tensors)
     if device is not None:
         model.to(device)

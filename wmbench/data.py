@@ -66,6 +66,8 @@ _IDX_FILES = {
 }
 _IDX_MAGIC = {0x00000801: 1, 0x00000803: 3}  # uint8 labels (1-d) and uint8 images (3-d)
 
+IMAGE_SHAPES = {"mnist": (1, 28, 28)}  # (channels, height, width) of a data set's images
+
 
 @dataclass(frozen=True, eq=False)  # eq=False: == on tensors is elementwise, not a bool
 class Mnist:
@@ -174,6 +176,8 @@ def _check_split(
         )
     if size is not None and len(images) != size:
         raise DataError(f"{len(images)} {split} images, expected {size}", images_at)
+    if len(images) == 0:
+        raise DataError(f"no images: the {split} set is empty", images_at)
     bad = np.flatnonzero((labels < 0) | (labels > 9))
     if bad.size:
         index = int(bad[0])
@@ -189,6 +193,8 @@ def _find_idx(folder: Path, name: str) -> Path:
 
 
 def _load_idx_dir(folder: Path, progress: Progress | None) -> Mnist:
+    if folder.is_file():
+        raise DataError("is a file, not a folder of MNIST IDX files", folder)
     if not folder.is_dir():
         raise DataError("no such folder (expected MNIST IDX files)", folder)
     paths = {key: _find_idx(folder, name) for key, name in _IDX_FILES.items()}

@@ -17,7 +17,8 @@ from typing import Any
 from wmbench.errors import ConfigError
 from wmbench.reporting.json import FORMAT, VERSION
 from wmbench.results import Results
-from wmbench.suites.schema import MaxErrorGate, RelativeGate, Scalar
+from wmbench.stats import difference_interval, wilson_interval
+from wmbench.suites.schema import MaxErrorGate, NoWarningsGate, RelativeGate, Scalar
 
 # Errors are differences of fractions wrong/n; float noise in them is far below 1/n for any test
 # set, so comparisons allow this much and "exactly at the bound" holds.
@@ -65,10 +66,23 @@ def _verdict(name: str, kind: str, margin: float, detail: str) -> Verdict:
 
 def evaluate_gates(results: Results) -> list[Verdict]:
     """One verdict per gate of ``results.suite``, in the suite's order."""
-    return [
-        _max_error(results, gate) if isinstance(gate, MaxErrorGate) else _relative(results, gate)
-        for gate in results.suite.gates
-    ]
+    verdicts = []
+    for gate in results.suite.gates:
+        if isinstance(gate, MaxErrorGate):
+            verdicts.append(_max_error(results, gate))
+        elif isinstance(gate, RelativeGate):
+            verdicts.append(_relative(results, gate))
+        else:
+            verdicts.append(_no_warnings(results, gate))
+    return verdicts
+
+
+def _no_warnings(results: Results, gate: NoWarningsGate) -> Verdict:
+    fired = [w for w in results.warnings if gate.model is None or w.model == gate.model]
+    if not fired:
+        return Verdict(gate.describe(), "no_warnings", True, "no sanity check fired", 0.0)
+    detail = f"{len(fired)} fired; first: {fired[0].model}: {fired[0].message}"
+    return Verdict(gate.describe(), "no_warnings", False, detail, -float(len(fired)))
 
 
 def _max_error(results: Results, gate: MaxErrorGate) -> Verdict:
@@ -77,9 +91,22 @@ def _max_error(results: Results, gate: MaxErrorGate) -> Verdict:
     if not cells:
         return Verdict(name, "max_error", False, "no measurement", _UNMEASURED)
     # The loader makes a gate name exactly one cell; should several match, judge the worst.
-    error = max(cell.error for cell in cells)
-    margin = gate.max_error - error
+    cell = max(cells, key=lambda c: c.error)
+    error = cell.error
     bound = _percent(gate.max_error)
+    if gate.confidence is not None:
+        # Fails only when the whole confidence interval lies above the bound.
+        low, high = wilson_interval(cell.wrong, cell.n, gate.confidence)
+        margin = gate.max_error - low
+        interval = (
+            f"{_percent(error)}, {100 * gate.confidence:g}% CI {_percent(low)}–{_percent(high)}"
+        )
+        if margin >= -_EPS:
+            detail = f"error {interval}: not significantly above {bound}"
+        else:
+            detail = f"error {interval}: significantly above {bound}"
+        return _verdict(name + f" (confidence {gate.confidence:g})", "max_error", margin, detail)
+    margin = gate.max_error - error
     if margin >= -_EPS:
         detail = f"error {_percent(error)} <= {bound} ({_points(margin)} to spare)"
     else:
@@ -107,11 +134,19 @@ def _relative(results: Results, gate: RelativeGate) -> Verdict:
                 name, "relative", False, f"no measurement of {missing} at {where}", _UNMEASURED
             )
         mine, theirs = better[0].error, than[0].error
-        relation = "<=" if mine <= theirs + _EPS else ">"
+        headroom = theirs - mine
+        if gate.confidence is not None:  # worse only when significantly worse
+            low, _ = difference_interval(
+                better[0].wrong, better[0].n, than[0].wrong, than[0].n, gate.confidence
+            )
+            headroom = -low
+        relation = "<=" if headroom >= -_EPS else ">"
         failing += relation == ">"
         text = f"{gate.better} {_percent(mine)} {relation} {gate.than} {_percent(theirs)}"
-        if worst is None or theirs - mine < worst[0]:
-            worst = (theirs - mine, f"{text} at {where}")
+        if gate.confidence is not None:
+            text += " (significantly)" if relation == ">" else ""
+        if worst is None or headroom < worst[0]:
+            worst = (headroom, f"{text} at {where}")
     if worst is None:
         return Verdict(name, "relative", False, "no measurement", _UNMEASURED)
     margin, detail = worst
@@ -119,6 +154,8 @@ def _relative(results: Results, gate: RelativeGate) -> Verdict:
         detail = f"holds at all {len(points)} points; closest: {detail}"
     elif failing > 1:
         detail = f"{detail} (worst of {failing} failing points)"
+    if gate.confidence is not None:
+        name += f" (confidence {gate.confidence:g})"
     return _verdict(name, "relative", margin, detail)
 
 
@@ -171,27 +208,57 @@ def _baseline_error(row: dict[str, Any]) -> float:
     return float(row["error"])
 
 
+def check_same_checkpoints(results: Results, baseline: dict[str, Any], path: str | Path) -> None:
+    """Refuses a baseline whose cells came from other checkpoints than this run's.
+
+    Comparing error rates of different weights says nothing about a regression of the code or
+    the suite; ``--allow-different-checkpoints`` skips this check when that is what is wanted.
+    """
+    old = baseline.get("checkpoints")
+    if not isinstance(old, dict):
+        raise ConfigError("has no checkpoint identities to compare with", path)
+    for label, record in results.checkpoints.items():
+        before = old.get(label)
+        before_hash = before.get("sha256") if isinstance(before, dict) else None
+        if before_hash is not None and before_hash != record.sha256:
+            raise ConfigError(
+                f"model {label!r} ran on another checkpoint in the baseline (sha256 "
+                f"{before_hash[:12]}…, now {record.sha256[:12]}…); pass "
+                "--allow-different-checkpoints to compare anyway",
+                path,
+            )
+
+
 def compare_to_baseline(
-    results: Results, baseline: dict[str, Any], tolerance: float = 0.01
+    results: Results,
+    baseline: dict[str, Any],
+    tolerance: float = 0.01,
+    confidence: float | None = None,
 ) -> list[Verdict]:
     """One ``regression`` verdict per cell measured both now and in ``baseline``.
 
     Cells are matched by model label, perturbation label and parameter values; a cell fails when
-    its error rose by more than ``tolerance`` (a fraction: 0.01 is one percentage point). Cells
-    on one side only are ignored, but a baseline that shares no cell with this run gives one
-    failed verdict, so that a wrong baseline file cannot pass silently.
+    its error rose by more than ``tolerance`` (a fraction: 0.01 is one percentage point) — with
+    ``confidence``, only when the lower end of the confidence interval of the rise (Newcombe) is
+    above the tolerance. Cells on one side only are ignored, but a baseline that shares no cell
+    with this run gives one failed verdict, so that a wrong baseline file cannot pass silently.
     """
-    old = {_row_key(row): _baseline_error(row) for row in baseline.get("results", [])}
+    rows = {_row_key(row): row for row in baseline.get("results", [])}
     verdicts = []
     for cell in results.cells:
-        before = old.get(cell.key())
-        if before is None:
+        row = rows.get(cell.key())
+        if row is None:
             continue
+        before = _baseline_error(row)
         name = f"regression: {cell.model} {cell.perturbation}"
         if cell.params:
             name += f" {describe_point(cell.params)}"
         increase = cell.error - before
         margin = tolerance - increase
+        old_n, old_wrong = row.get("n"), row.get("wrong")
+        if confidence is not None and isinstance(old_n, int) and isinstance(old_wrong, int):
+            low, _ = difference_interval(cell.wrong, cell.n, old_wrong, old_n, confidence)
+            margin = tolerance - low
         change = f"error {_percent(before)} -> {_percent(cell.error)}"
         sign = "+" if increase >= 0 else "-"
         if margin >= -_EPS:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wmbench.stats import wilson_interval
 from wmbench.suites.schema import Scalar, Suite
 
 
@@ -42,6 +43,11 @@ class Cell:
         """Test error on the perturbed images, a fraction in [0, 1]."""
         return self.wrong / self.n if self.n else 0.0
 
+    @property
+    def ci95(self) -> tuple[float, float]:
+        """95% Wilson score interval of the error over the ``n`` images."""
+        return wilson_interval(self.wrong, self.n, 0.95)
+
     def matches(self, model: str, perturbation: str, params: dict[str, Scalar]) -> bool:
         return (
             self.model == model
@@ -52,6 +58,25 @@ class Cell:
     def key(self) -> tuple[str, str, tuple[tuple[str, Scalar], ...]]:
         """Identity of the cell across runs (model label, perturbation label, parameters)."""
         return (self.model, self.perturbation, tuple(sorted(self.params.items())))
+
+
+@dataclass
+class SanityWarning:
+    """A sign that a robustness number may be false (after AutoAttack's checks and the
+    obfuscated-gradients checklist of Athalye et al., arXiv:1802.00420).
+
+    Attributes:
+        model: the model's label.
+        perturbation: the perturbation's label, or ``""`` for a check of the model itself.
+        check: ``non_monotonic``, ``weaker_than_noise``, ``zero_gradient``, ``nan_gradient`` or
+            ``not_logits``.
+        message: one line for humans.
+    """
+
+    model: str
+    perturbation: str
+    check: str
+    message: str
 
 
 @dataclass
@@ -78,6 +103,7 @@ class Results:
     versions: dict[str, str]
     started: str
     duration_s: float
+    warnings: list[SanityWarning] = field(default_factory=list)
 
     def find(self, model: str, perturbation: str, params: dict[str, Scalar]) -> list[Cell]:
         return [cell for cell in self.cells if cell.matches(model, perturbation, params)]

@@ -20,7 +20,8 @@ stderr = Console(stderr=True)
 
 
 def progress_bar() -> Progress:
-    """A progress display on stderr (silent when stderr is not a terminal)."""
+    """A progress display on stderr, off when stderr is not a terminal (rich would print the
+    bar's last frame there, an extra line in logs and after one-line errors)."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -30,6 +31,7 @@ def progress_bar() -> Progress:
         TimeRemainingColumn(),
         console=stderr,
         transient=False,
+        disable=not stderr.is_terminal,
     )
 
 

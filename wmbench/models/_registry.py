@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
-from wmbench._yaml import read_yaml, validation_message
+from wmbench._yaml import one_line, read_yaml, validation_message
 from wmbench.errors import ConfigError, ModelError
 
 Builder = Callable[..., nn.Module]
 _FAMILIES: dict[str, Builder] = {}
 
 ZOO_ENV = "WMBENCH_ZOO"
+MAX_PARAMETERS = 2**33  # 32 GiB of float32: far beyond any model of this benchmark
 
 
 class InputSpec(BaseModel):
@@ -82,7 +85,17 @@ def zoo_dir() -> Path:
 
 
 def parse_spec(data: Any, source: str | Path) -> ModelSpec:
-    """Validates a decoded spec document; errors name ``source`` and the key path."""
+    """Validates a decoded spec document; errors name ``source`` and the key path.
+
+    The model is built once on the meta device (shapes without memory), so that arguments its
+    builder refuses are reported now, naming the file, and not when training starts.
+
+    Raises:
+        ConfigError: the document does not match the spec schema.
+        ModelError: the family's builder refuses the arguments.
+    """
+    if data is None:
+        raise ConfigError("the file is empty (expected keys name, family, args)", source)
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping with keys name, family, args", source)
     try:
@@ -94,6 +107,13 @@ def parse_spec(data: Any, source: str | Path) -> ModelSpec:
             f"family: unknown family {spec.family!r} (known: {', '.join(list_families())})",
             source,
         )
+    try:
+        shapes = state_shapes(spec)
+    except ModelError as error:
+        raise ModelError(error.message, source) from None
+    size = sum(math.prod(shape) for shape in shapes.values())
+    if size > MAX_PARAMETERS:
+        raise ModelError(f"model {spec.name!r} would have {size:,} parameters; too many", source)
     return spec
 
 
@@ -143,9 +163,22 @@ def build_model(spec: ModelSpec) -> nn.Module:
             **spec.args,
         )
     except (TypeError, ValueError) as error:
-        raise ModelError(f"model {spec.name!r}: args: {error}") from None
+        raise ModelError(f"model {spec.name!r}: args: {one_line(str(error))}") from None
+    except RuntimeError as error:  # torch refusing a tensor this size, e.g. out of memory
+        raise ModelError(f"model {spec.name!r}: cannot be built: {one_line(str(error))}") from None
     model.spec = spec
     return model
+
+
+def state_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
+    """The shape of every tensor in the state dict of the model ``spec`` describes.
+
+    Built on the meta device, where tensors have shapes but no memory, so this is cheap even for
+    a spec that asks for an absurdly large model.
+    """
+    with torch.device("meta"):
+        model = build_model(spec)
+    return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
 
 
 def create_model(name_or_spec: str | Path | ModelSpec) -> nn.Module:

@@ -13,7 +13,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from wmbench.models._blocks import make_layer
+from wmbench.models._blocks import check_count, make_layer
 from wmbench.models._registry import register_family
 
 
@@ -48,6 +48,10 @@ class SmallCNN(nn.Module):
         super().__init__()
         if len(channels) != 3:
             raise ValueError(f"channels must list 3 widths, got {list(channels)}")
+        check_count("hidden", hidden)
+        for name, flag in [("batchnorm", batchnorm), ("input_scale", input_scale)]:
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be true or false, got {flag!r}")
         self.input_scale = InputScale(in_channels, input_size) if input_scale else None
         body: OrderedDict[str, nn.Module] = OrderedDict()
         size, width = input_size, in_channels
@@ -75,5 +79,7 @@ class SmallCNN(nn.Module):
 def build_cnn(in_channels: int, input_size: int, num_classes: int, **args: object) -> SmallCNN:
     """Builds a Table 1 CNN; args: layer, channels, kernel_size, batchnorm, input_scale, hidden."""
     if "channels" in args:
-        args["channels"] = tuple(args["channels"])  # type: ignore[arg-type]
+        if not isinstance(args["channels"], (list, tuple)):
+            raise ValueError(f"channels must list 3 widths, got {args['channels']!r}")
+        args["channels"] = tuple(args["channels"])
     return SmallCNN(in_channels, input_size, num_classes, **args)  # type: ignore[arg-type]

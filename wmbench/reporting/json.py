@@ -45,6 +45,7 @@ def _cell(cell: Cell) -> dict[str, Any]:
     # Flattened too, for jq and pandas; a parameter named like a fixed key stays in params only.
     row.update({key: value for key, value in cell.params.items() if key not in _CELL_KEYS})
     row.update(error=cell.error, n=cell.n, wrong=cell.wrong, activation_mse=cell.activation_mse)
+    row["error_ci95"] = list(cell.ci95)
     return row
 
 
@@ -80,6 +81,15 @@ def results_document(results: Results, verdicts: list[Verdict]) -> dict[str, Any
                 "margin": verdict.margin,
             }
             for verdict in verdicts
+        ],
+        "warnings": [
+            {
+                "model": warning.model,
+                "perturbation": warning.perturbation,
+                "check": warning.check,
+                "message": warning.message,
+            }
+            for warning in results.warnings
         ],
         "passed": all(verdict.passed for verdict in verdicts),
     }

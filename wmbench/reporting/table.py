@@ -51,12 +51,15 @@ def _headers(columns: list[dict[str, Scalar]], label: str) -> tuple[list[str], s
 
 
 def format_cell(cell: Cell, best: bool = False) -> Text:
-    """``"12.34%\\nMSE 1.23e-02"``: the error in percent and the activation MSE (3 digits)."""
+    """``"12.34%\\n10.5–14.3\\nMSE 1.23e-02"``: the error in percent, its 95% Wilson interval in
+    percent, and the activation MSE (3 significant digits)."""
     mse = "0" if cell.activation_mse == 0 else f"{cell.activation_mse:.2e}"
     error = f"{100 * cell.error:.2f}%"
+    low, high = cell.ci95
+    interval = Text(f"\n{100 * low:.1f}–{100 * high:.1f}", style="dim")
     if best:
-        return Text(f"{error} {BEST}", style=_BEST_STYLE) + Text(f"\nMSE {mse}")
-    return Text(f"{error}\nMSE {mse}")
+        return Text(f"{error} {BEST}", style=_BEST_STYLE) + interval + Text(f"\nMSE {mse}")
+    return Text(error) + interval + Text(f"\nMSE {mse}")
 
 
 def perturbation_table(results: Results, label: str) -> Table:
@@ -104,6 +107,16 @@ def verdict_table(verdicts: list[Verdict]) -> Table:
             Text("PASS", style="bold green") if verdict.passed else Text("FAIL", style="bold red")
         )
         table.add_row(status, verdict.name, verdict.detail)
+    return table
+
+
+def warning_table(results: Results) -> Table:
+    """The sanity checks that fired, one row each."""
+    table = Table(title="sanity warnings (numbers that may overstate robustness)")
+    for column in ("model", "perturbation", "check", "detail"):
+        table.add_column(column)
+    for warning in results.warnings:
+        table.add_row(warning.model, warning.perturbation or "—", warning.check, warning.message)
     return table
 
 

