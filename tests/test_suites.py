@@ -13,7 +13,7 @@ import yaml
 
 from wmbench._yaml import read_yaml
 from wmbench.checkpoint import save_checkpoint
-from wmbench.errors import CheckpointError, ConfigError
+from wmbench.errors import CheckpointError, ConfigError, ModelError
 from wmbench.metrics import error_rate
 from wmbench.models import create_model
 from wmbench.suites import load_suite, parse_suite, run_suite
@@ -149,7 +149,7 @@ def test_checkpoint_records_and_input_size_check(tmp_path, checkpoints, batch):
     )
     assert results.checkpoints["wm"].model == "wm-smooth-32"
     assert len(results.checkpoints["cnn"].sha256) == 64
-    with pytest.raises(CheckpointError, match=r"takes \(1, 28, 28\) inputs"):
+    with pytest.raises(ModelError, match=r"takes \(1, 28, 28\) inputs"):
         run_suite(
             load_suite(write_suite(tmp_path, checkpoints)),
             images=images[:, :, :20, :20],
@@ -277,3 +277,14 @@ def test_readme_suite_example_is_valid():
     block = re.search(r"```yaml\n(name: quick-mnist\n.*?)```", readme, re.S).group(1)
     suite = parse_suite(yaml.safe_load(block), "README.md")
     assert [p.label for p in suite.perturbations][-1] == "deepfool"
+
+
+def test_paper_suite_runs_on_the_shipped_checkpoints():
+    """suites/paper-mnist.yaml points at checkpoints shipped in models/checkpoints/."""
+    from wmbench.checkpoint import read_checkpoint_info
+
+    loaded = load_suite(Path(__file__).parents[1] / "suites" / "paper-mnist.yaml")
+    assert set(loaded.checkpoints) == {"cnn-33", "wm-smooth-32", "wm-unsharp-32"}
+    for label, path in loaded.checkpoints.items():
+        info = read_checkpoint_info(path)
+        assert info.spec.name == label and info.meta["metrics"]["test_error"] < 0.02

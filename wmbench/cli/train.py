@@ -11,8 +11,8 @@ from rich.table import Table
 from wmbench.checkpoint import read_checkpoint_info, save_checkpoint
 from wmbench.cli._console import note, progress_bar, stdout
 from wmbench.data import IMAGE_SHAPES, load_mnist
-from wmbench.errors import CheckpointError, ModelError, WmbenchError
-from wmbench.models import ModelSpec, get_spec
+from wmbench.errors import CheckpointError, WmbenchError
+from wmbench.models import ModelSpec, check_input_shape, get_spec
 from wmbench.resume import load_resume_state, read_resume_info, resume_path, save_resume_state
 from wmbench.runtime import describe_device, resolve_device, versions
 from wmbench.train import (
@@ -82,12 +82,8 @@ def train(
     the same weights as an uninterrupted run (on CPU).
     """
     spec = get_spec(model)
-    shape = (spec.input.channels, spec.input.size, spec.input.size)
-    if shape != IMAGE_SHAPES["mnist"]:
-        source = model if Path(model).suffix in (".yaml", ".yml") else None
-        raise ModelError(
-            f"model {spec.name!r} takes {shape} inputs, MNIST has {IMAGE_SHAPES['mnist']}", source
-        )
+    source = model if Path(model).suffix in (".yaml", ".yml") else None
+    check_input_shape(spec, IMAGE_SHAPES["mnist"], source, data="MNIST")
     torch_device = resolve_device(device)
     seeds = [seed + offset for offset in range(trials)]
     paths = [_trial_path(out, spec.name, trial_seed, trials) for trial_seed in seeds]

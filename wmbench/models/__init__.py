@@ -8,6 +8,7 @@ from wmbench.models import (
 from wmbench.models._registry import (
     ModelSpec,
     build_model,
+    check_input_shape,
     create_model,
     get_spec,
     list_families,
@@ -21,6 +22,7 @@ from wmbench.models._registry import (
 __all__ = [
     "ModelSpec",
     "build_model",
+    "check_input_shape",
     "create_model",
     "get_spec",
     "list_families",

@@ -61,6 +61,22 @@ class ModelSpec(BaseModel):
     args: dict[str, Any] = {}
     paper: PaperFigures | None = None
 
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """``(channels, height, width)`` of one input image."""
+        return (self.input.channels, self.input.size, self.input.size)
+
+
+def check_input_shape(
+    spec: ModelSpec, shape: tuple[int, ...], source: str | Path | None, data: str = "the data set"
+) -> None:
+    """Raises :class:`ModelError` naming ``source`` when ``spec`` does not take ``shape`` images."""
+    if tuple(shape) != spec.input_shape:
+        raise ModelError(
+            f"model {spec.name!r} takes {spec.input_shape} inputs, {data} has {tuple(shape)}",
+            source,
+        )
+
 
 def register_family(name: str) -> Callable[[Builder], Builder]:
     """Registers ``builder(in_channels, input_size, num_classes, **args) -> nn.Module``."""

@@ -18,9 +18,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from wmbench._yaml import key_name, read_yaml, validation_message
-from wmbench.checkpoint import CheckpointInfo, read_checkpoint_info
+from wmbench.checkpoint import read_checkpoint_info
 from wmbench.data import IMAGE_SHAPES
 from wmbench.errors import CheckpointError, ConfigError
+from wmbench.models import check_input_shape
 from wmbench.perturbations import torchattacks_class
 from wmbench.suites.schema import (
     PERTURBATION_KINDS,
@@ -79,19 +80,11 @@ def load_suite(path: str | Path) -> LoadedSuite:
                 "train it with `wmbench train`",
                 checkpoint,
             )
-        _check_input_shape(read_checkpoint_info(checkpoint), suite)
+        shape = IMAGE_SHAPES.get(suite.dataset.name)
+        if shape is not None:
+            check_input_shape(read_checkpoint_info(checkpoint).spec, shape, checkpoint)
         checkpoints[label] = checkpoint
     return LoadedSuite(suite=suite, source=path, checkpoints=checkpoints)
-
-
-def _check_input_shape(info: CheckpointInfo, suite: Suite) -> None:
-    expected = (info.spec.input.channels, info.spec.input.size, info.spec.input.size)
-    shape = IMAGE_SHAPES.get(suite.dataset.name)
-    if shape is not None and expected != shape:
-        raise CheckpointError(
-            f"model {info.spec.name!r} takes {expected} inputs, the data set has {shape}",
-            info.path,
-        )
 
 
 def _check_torchattacks(entry: TorchattacksEntry, where: str, source: str | Path) -> None:

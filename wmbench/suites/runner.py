@@ -28,6 +28,7 @@ from torch import nn
 from wmbench.checkpoint import CheckpointInfo, load_checkpoint, read_checkpoint_info
 from wmbench.data import load_mnist, to_float, train_val_split
 from wmbench.errors import CheckpointError
+from wmbench.models import check_input_shape
 from wmbench.perturbations import Perturbation, build_perturbation
 from wmbench.results import Cell, CheckpointRecord, Results, SanityWarning
 from wmbench.runtime import describe_device, resolve_device, versions
@@ -108,17 +109,6 @@ class _FeatureTap:
 
     def close(self) -> None:
         self._handle.remove()
-
-
-def _check_input_shape(model: nn.Module, images: torch.Tensor, path: Path) -> None:
-    spec = model.spec
-    expected = (spec.input.channels, spec.input.size, spec.input.size)
-    if tuple(images.shape[1:]) != expected:
-        raise CheckpointError(
-            f"model {spec.name!r} takes {expected} inputs, the data set has "
-            f"{tuple(images.shape[1:])}",
-            path,
-        )
 
 
 def _noise_checked(points: list[_Point]) -> dict[int, float]:
@@ -282,7 +272,7 @@ def run_suite(
             done += batches * len(points)
             continue
         model, info = load_checkpoint(path, torch_device)
-        _check_input_shape(model, images, path)
+        check_input_shape(info.spec, images.shape[1:], path)
         model.requires_grad_(False)  # attacks need input gradients only
         records[label] = checkpoint_record(label, path, info)
 
