@@ -93,7 +93,7 @@ def weaker_than_noise(
         perturbation,
         "weaker_than_noise",
         f"at eps={eps:g} the attack's error {100 * attack_wrong / n:.1f}% is below random "
-        f"noise of the same L∞ size ({100 * noise_wrong / n:.1f}%)",
+        f"noise of the same L∞ size ({100 * noise_wrong / n:.1f}%) on the first {n} images",
     )
 
 

@@ -139,6 +139,8 @@ def _measure_model(
     mse_sum = torch.zeros(len(points), dtype=torch.float64, device=device)
     checked = _noise_checked(points)
     noise_wrong = dict.fromkeys(checked, 0)
+    attack_wrong = dict.fromkeys(checked, 0)
+    checked_images = 0
     gradients = GradientStats()
     warnings: list[SanityWarning] = []
     needs_gradient = any(point.perturbation.uses_input_gradient for point in points)
@@ -176,14 +178,17 @@ def _measure_model(
                 with torch.no_grad():
                     logits = model(perturbed)
                 features = tap.take()
-                wrong[index] += (logits.argmax(1) != y).sum()
+                batch_wrong = (logits.argmax(1) != y).sum()
+                wrong[index] += batch_wrong
                 squared = (features - clean_features).pow_(2).flatten(1)
                 mse_sum[index] += squared.mean(1, dtype=torch.float64).sum()
-                if index in checked:
+                if index in checked and batch_index == 0:  # one batch is enough for a warning
                     noisy = random_sign_noise(x, checked[index], generator)
                     with torch.no_grad():
-                        noise_wrong[index] += int((model(noisy).argmax(1) != y).sum())
+                        noise_wrong[index] = int((model(noisy).argmax(1) != y).sum())
                     tap.take()
+                    attack_wrong[index] = int(batch_wrong)
+                    checked_images = len(y)
     finally:
         tap.close()
     warnings += gradients.warnings(label)
@@ -191,7 +196,7 @@ def _measure_model(
     for index, eps in checked.items():
         point = points[index]
         found = weaker_than_noise(
-            label, point.label, eps, counts[index], noise_wrong[index], len(images)
+            label, point.label, eps, attack_wrong[index], noise_wrong[index], checked_images
         )
         if found is not None:
             warnings.append(found)
