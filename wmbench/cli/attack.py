@@ -11,7 +11,6 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from wmbench.checkpoint import read_checkpoint_info
 from wmbench.cli._console import note, progress_bar, stderr, stdout
 from wmbench.errors import ConfigError
 from wmbench.gates import (
@@ -40,7 +39,7 @@ def _progress_writer(
 ) -> partial.Writer:
     """The progress file of this run, holding what an interrupted run measured when resuming."""
     path = partial.default_path(loaded.source, json_out)
-    hashes = {label: read_checkpoint_info(p).sha256 for label, p in loaded.checkpoints.items()}
+    hashes = {label: info.sha256 for label, info in loaded.infos.items()}
     header = partial.fingerprint(
         loaded.source, hashes, resolve_device(device or loaded.suite.device).type
     )

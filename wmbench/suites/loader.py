@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from wmbench._yaml import key_name, read_yaml, validation_message
-from wmbench.checkpoint import read_checkpoint_info
+from wmbench.checkpoint import CheckpointInfo, read_checkpoint_info
 from wmbench.data import IMAGE_SHAPES
 from wmbench.errors import CheckpointError, ConfigError
 from wmbench.models import check_input_shape
@@ -37,11 +37,12 @@ _TAGS = (*PERTURBATION_KINDS, "max_error", "relative", "no_warnings")
 
 @dataclass
 class LoadedSuite:
-    """A validated suite and where its checkpoints are."""
+    """A validated suite, where its checkpoints are, and what their headers say (read once)."""
 
     suite: Suite
     source: Path
     checkpoints: dict[str, Path]
+    infos: dict[str, CheckpointInfo] = field(default_factory=dict)
 
 
 def parse_suite(data: Any, source: str | Path) -> Suite:
@@ -67,6 +68,7 @@ def load_suite(path: str | Path) -> LoadedSuite:
     path = Path(path)
     suite = parse_suite(read_yaml(path), path)
     checkpoints: dict[str, Path] = {}
+    infos: dict[str, CheckpointInfo] = {}
     for label, name in suite.models.items():
         checkpoint = (path.parent / name) if not Path(name).is_absolute() else Path(name)
         if checkpoint.is_dir():
@@ -81,10 +83,11 @@ def load_suite(path: str | Path) -> LoadedSuite:
                 checkpoint,
             )
         shape = IMAGE_SHAPES.get(suite.dataset.name)
+        info = read_checkpoint_info(checkpoint)
         if shape is not None:
-            check_input_shape(read_checkpoint_info(checkpoint).spec, shape, checkpoint)
-        checkpoints[label] = checkpoint
-    return LoadedSuite(suite=suite, source=path, checkpoints=checkpoints)
+            check_input_shape(info.spec, shape, checkpoint)
+        checkpoints[label], infos[label] = checkpoint, info
+    return LoadedSuite(suite=suite, source=path, checkpoints=checkpoints, infos=infos)
 
 
 def _check_torchattacks(entry: TorchattacksEntry, where: str, source: str | Path) -> None:

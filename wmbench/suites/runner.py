@@ -271,7 +271,7 @@ def run_suite(
     completed = completed or {}
     for label, path in loaded.checkpoints.items():
         if label in completed:
-            records[label] = checkpoint_record(label, path)
+            records[label] = checkpoint_record(label, path, loaded.infos.get(label))
             cells += completed[label].cells
             warnings += completed[label].warnings
             done += batches * len(points)
