@@ -2,7 +2,8 @@
 
 Usage: python benchmarks/run.py [--device cpu|cuda] [--json OUT] [--quick]
 
-Rows (each a ratio of medians over several repetitions after a warm-up):
+Rows (each a ratio of medians, timed by torch.utils.benchmark.Timer: a warm-up, then repeated
+calls for at least a given number of seconds, with the accelerator synchronised):
 1. WM layer vs Conv2d: forward+backward of SmoothingWeightMap2d / UnsharpWeightMap2d (32→32,
    28×28, batch 128) against Conv2d 33→33 3×3 at the same size (the paper's FLOP-matched
    baseline), and against the literal per-(c_in, c_out) form of eqs. 1–4.
@@ -37,6 +38,7 @@ import torchattacks
 import yaml
 from rich.console import Console
 from rich.table import Table
+from torch.utils.benchmark import Timer
 
 from wmbench.checkpoint import load_model, save_checkpoint
 from wmbench.data import load_mnist, random_crop, to_float
@@ -52,24 +54,17 @@ ROOT = Path(__file__).resolve().parents[1]
 console = Console(stderr=True)
 
 
-def median_time(work: Callable[[], object], device: torch.device, repeats: int, warmup: int = 2):
-    """Median wall time of ``work`` in seconds, after ``warmup`` untimed calls."""
+def median_time(work: Callable[[], object], min_run_time: float) -> float:
+    """Median seconds per call of ``work``, timed for at least ``min_run_time`` after a warm-up.
 
-    def once() -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        work()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - start
-
-    for _ in range(warmup):
-        once()
-    return statistics.median(once() for _ in range(repeats))
+    A call slower than ``min_run_time`` is timed once after its warm-up call. The Timer gets
+    torch's current thread count (its default is 1) so that the figures match a real run.
+    """
+    timer = Timer(stmt="work()", globals={"work": work}, num_threads=torch.get_num_threads())
+    return timer.blocked_autorange(min_run_time=min_run_time).median
 
 
-def layer_row(device: torch.device, repeats: int) -> list[dict]:
+def layer_row(device: torch.device, min_run_time: float) -> list[dict]:
     torch.manual_seed(0)
     x32 = torch.rand(128, 32, 28, 28, device=device)
     x33 = torch.rand(128, 33, 28, 28, device=device)
@@ -80,16 +75,13 @@ def layer_row(device: torch.device, repeats: int) -> list[dict]:
         inp = x.requires_grad_(True)
         return lambda: forward(inp).sum().backward()
 
-    conv_time = median_time(step(conv, x33), device, repeats)
+    conv_time = median_time(step(conv, x33), min_run_time)
     rows = []
     for cls in (SmoothingWeightMap2d, UnsharpWeightMap2d):
         layer = cls(32, 32, 28).to(device)
-        fast = median_time(step(layer, x32), device, repeats)
+        fast = median_time(step(layer, x32), min_run_time)
         literal = median_time(
-            step(layer, x32, lambda inp, layer=layer: literal_weight_map(layer, inp)),
-            device,
-            repeats=3,
-            warmup=1,
+            step(layer, x32, lambda inp, layer=layer: literal_weight_map(layer, inp)), min_run_time
         )
         rows.append(
             {
@@ -126,7 +118,7 @@ def _suite(folder: Path, document: dict) -> Path:
     return path
 
 
-def fgsm_row(device: torch.device, folder: Path, repeats: int) -> list[dict]:
+def fgsm_row(device: torch.device, folder: Path, min_run_time: float) -> list[dict]:
     checkpoints = _checkpoints(folder, ["cnn-33"])
     eps_values = [round(0.03 * i, 2) for i in range(1, 11)]
     suite = _suite(
@@ -163,8 +155,8 @@ def fgsm_row(device: torch.device, folder: Path, repeats: int) -> list[dict]:
                     wrong += (model(adversarial).argmax(1) != y).sum().item()
             theirs[eps] = wrong
 
-    t_ours = median_time(runner, device, repeats, warmup=1)
-    t_theirs = median_time(by_hand, device, repeats, warmup=1)
+    t_ours = median_time(runner, min_run_time)
+    t_theirs = median_time(by_hand, min_run_time)
     same = ours == theirs
     return [
         {
@@ -177,7 +169,7 @@ def fgsm_row(device: torch.device, folder: Path, repeats: int) -> list[dict]:
     ]
 
 
-def overhead_row(device: torch.device, folder: Path, repeats: int) -> list[dict]:
+def overhead_row(device: torch.device, folder: Path, min_run_time: float) -> list[dict]:
     names = ["cnn-33", "wm-unsharp-32"]
     checkpoints = _checkpoints(folder, names)
     document = yaml.safe_load((ROOT / "suites" / "quick.yaml").read_text())
@@ -222,10 +214,8 @@ def overhead_row(device: torch.device, folder: Path, repeats: int) -> list[dict]
                     for batch in perturbed:
                         model(batch).argmax(1)
 
-    t_suite = median_time(
-        lambda: run_suite(loaded, images=images, labels=labels), device, repeats, warmup=1
-    )
-    t_bare = median_time(bare, device, repeats, warmup=1)
+    t_suite = median_time(lambda: run_suite(loaded, images=images, labels=labels), min_run_time)
+    t_bare = median_time(bare, min_run_time)
     return [
         {
             "row": "3. suites/quick.yaml end to end vs its bare passes",
@@ -350,15 +340,15 @@ def main() -> None:
     args = parser.parse_args()
     tune_allocator()  # as the wmbench command line does
     device = resolve_device(args.device)
-    repeats = 3 if args.quick else 5
+    seconds = 1.0 if args.quick else 3.0  # of timed calls per measurement, after a warm-up
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for number, (name, measure) in enumerate(
             (
-                ("WM layer vs Conv2d", lambda: layer_row(device, repeats * 2)),
-                ("FGSM sweep", lambda: fgsm_row(device, folder, repeats)),
-                ("suite overhead", lambda: overhead_row(device, folder, 3)),
+                ("WM layer vs Conv2d", lambda: layer_row(device, seconds)),
+                ("FGSM sweep", lambda: fgsm_row(device, folder, 10 * seconds)),
+                ("suite overhead", lambda: overhead_row(device, folder, 30.0)),
                 ("training", lambda: training_rows(device, 3200 if args.quick else 6400)),
                 ("peak memory", lambda: memory_row(device, folder)),
             ),

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from wmbench.results import Cell, CheckpointRecord, Results
-from wmbench.suites.schema import Suite
+from wmbench.schema import Suite
 
 N = 1000
 

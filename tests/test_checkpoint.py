@@ -5,14 +5,21 @@ from __future__ import annotations
 import json
 import pickle
 import struct
+from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
+from torch import nn
 
 from wmbench import create_model, load_model
 from wmbench.checkpoint import load_checkpoint, read_checkpoint_info, save_checkpoint
-from wmbench.errors import CheckpointError
+from wmbench.errors import CheckpointError, ModelError
+from wmbench.models import state_shapes
+
+SHIPPED = sorted(
+    (Path(__file__).resolve().parents[1] / "models" / "checkpoints").glob("*.safetensors")
+)
 
 
 def _metadata(spec: dict) -> dict[str, str]:
@@ -147,3 +154,76 @@ def test_header_length_starting_with_the_pickle_byte_still_loads(tmp_path):
     else:
         pytest.fail("no padding gave a header length whose first byte is 0x80")
     assert load_checkpoint(path)[1].meta["note"].startswith("x")
+
+
+def _data_size(path: Path) -> int:
+    """Bytes after the header, from the header length in the file's first 8 bytes."""
+    (header,) = struct.unpack("<Q", path.read_bytes()[:8])
+    return path.stat().st_size - 8 - header
+
+
+@pytest.mark.parametrize(("cut", "extra"), [(1, 0), (0, 1)])
+def test_one_byte_short_or_long_is_refused_with_the_sizes(tmp_path, saved, cut, extra):
+    """safetensors itself refuses both ("file not fully covered"); the message says which."""
+    _, good = saved
+    need = _data_size(good)
+    path = tmp_path / "odd.safetensors"
+    data = good.read_bytes()
+    path.write_bytes(data[: len(data) - cut] + b"\0" * extra)
+    if cut:
+        message = (
+            f"odd.safetensors: corrupt safetensors data: truncated (its tensors need {need:,} "
+            f"bytes after the header, the file has {need - 1:,})"
+        )
+    else:
+        message = "odd.safetensors: corrupt safetensors data: 1 bytes after the last tensor"
+    with pytest.raises(CheckpointError) as caught:
+        read_checkpoint_info(path)
+    assert str(caught.value).endswith(message)
+
+
+def test_a_header_only_the_library_refuses_is_refused_by_info(tmp_path):
+    """A dtype whose size does not fit the offsets: the hand-written checks did not look at it,
+    safe_open does, so `wmbench info` no longer accepts a file that would not load."""
+    model = create_model("cnn-33")
+    path = tmp_path / "f16.safetensors"
+    save_checkpoint(path, model)
+    data = path.read_bytes()
+    start = data.index(b'"F32"')
+    path.write_bytes(data[:start] + b'"F16"' + data[start + 5 :])  # same header length
+    with pytest.raises(CheckpointError, match="f16.safetensors: corrupt safetensors data: .*"):
+        read_checkpoint_info(path)
+
+
+def test_pickle_is_refused_before_safetensors_opens_it(tmp_path, monkeypatch):
+    def opened(*args, **kwargs):
+        raise AssertionError("safe_open was called")
+
+    monkeypatch.setattr("wmbench.checkpoint.safe_open", opened)
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps({"w": 1}, protocol=4))
+    with pytest.raises(CheckpointError, match="is a pickle / torch.save file, not safetensors"):
+        read_checkpoint_info(path)
+
+
+def test_a_model_without_a_spec_is_not_saved(tmp_path):
+    with pytest.raises(ModelError, match="model has no spec; build it with wmbench.create_model"):
+        save_checkpoint(tmp_path / "x.safetensors", nn.Linear(2, 2))
+    model = create_model("cnn-33")
+    model.spec = None
+    with pytest.raises(ModelError, match="model has no spec"):
+        save_checkpoint(tmp_path / "x.safetensors", model)
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.stem)
+def test_shipped_checkpoints_written_with_the_old_arg_name_still_load(path):
+    """They were written when the CNN family's argument was ``layer``; it stays an alias."""
+    model, info = load_checkpoint(path)
+    assert "layer" in info.spec.args and "layers" not in info.spec.args
+    assert info.spec.name == path.stem
+    zoo = create_model(path.stem)
+    assert state_shapes(info.spec) == state_shapes(zoo.spec)
+    weights = load_file(str(path))
+    assert set(weights) == set(model.state_dict())
+    assert all(torch.equal(weights[name], model.state_dict()[name]) for name in weights)

@@ -13,15 +13,6 @@ from mnist_files import learnable_mnist, write_mnist_dir
 from wmbench.cli import run
 
 
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    assert lines[0].startswith("error: ")
-    return lines[0]
-
-
 def test_models_json_lists_the_zoo_with_counts(capsys):
     assert run(["models", "--json", "cnn-*"]) == 0
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
@@ -37,50 +28,52 @@ def test_models_table(capsys):
     assert "wm-unsharp-32" in out and "1,487,178" in out
 
 
-def test_unknown_model_exit_2_with_suggestion(capsys, tmp_path):
+def test_unknown_model_exit_2_with_suggestion(capsys, tmp_path, one_error_line):
     assert run(["train", "wm-unsharp32", "--out", str(tmp_path / "x.safetensors")]) == 2
-    assert "unknown model 'wm-unsharp32'; did you mean wm-unsharp-32" in one_error_line(capsys)
+    assert "unknown model 'wm-unsharp32'; did you mean wm-unsharp-32" in one_error_line()
 
 
-def test_malformed_spec_file_names_file_and_key(capsys, tmp_path):
+def test_malformed_spec_file_names_file_and_key(capsys, tmp_path, one_error_line):
     spec = tmp_path / "mine.yaml"
     spec.write_text("name: mine\nfamily: cnn\nargs: {kernel_size: 3}\nnum_classes: [1]\n")
     assert run(["train", str(spec)]) == 2
-    line = one_error_line(capsys)
+    line = one_error_line()
     assert str(spec) in line and "num_classes" in line
 
 
-def test_usage_error_is_one_line(capsys):
+def test_usage_error_is_one_line(capsys, one_error_line):
     assert run(["train", "cnn-33", "--epochs", "zero"]) == 2
-    assert "epochs" in one_error_line(capsys)
+    assert "epochs" in one_error_line()
 
 
-def test_cuda_without_gpu(capsys, tmp_path):
+def test_cuda_without_gpu(capsys, tmp_path, one_error_line):
     pytest.importorskip("torch")
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     assert run(["train", "cnn-33", "--device", "cuda", "--out", str(tmp_path / "c")]) == 2
-    assert "no CUDA GPU" in one_error_line(capsys)
+    assert "no CUDA GPU" in one_error_line()
 
 
-def test_missing_data_files(capsys, tmp_path):
+def test_missing_data_files(capsys, tmp_path, one_error_line):
     (tmp_path / "empty").mkdir()
     args = ["train", "cnn-33", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "c")]
     assert run(args) == 2
-    line = one_error_line(capsys)
+    line = one_error_line()
     assert "empty" in line and "train-images-idx3-ubyte" in line
 
 
-def test_info_refuses_a_pickle(capsys, tmp_path):
+def test_info_refuses_a_pickle(capsys, tmp_path, one_error_line):
     path = tmp_path / "model.pt"
     path.write_bytes(pickle.dumps({"state": 1}))
     assert run(["info", str(path)]) == 2
-    assert "model.pt" in one_error_line(capsys)
+    assert "model.pt" in one_error_line()
 
 
-def test_train_writes_checkpoint_info_reads_it_and_nothing_is_overwritten(capsys, tmp_path):
+def test_train_writes_checkpoint_info_reads_it_and_nothing_is_overwritten(
+    capsys, tmp_path, one_error_line
+):
     data = write_mnist_dir(tmp_path / "data", learnable_mnist(500, 200))
     out = tmp_path / "ckpt.safetensors"
     args = [
@@ -109,7 +102,7 @@ def test_train_writes_checkpoint_info_reads_it_and_nothing_is_overwritten(capsys
     assert set(info["versions"]) >= {"torch", "wmbench", "torchattacks"}
     before = out.read_bytes()
     assert run(args) == 2
-    assert "already exists; pass --force" in one_error_line(capsys)
+    assert "already exists; pass --force" in one_error_line()
     assert out.read_bytes() == before
     assert run([*args, "--skip-existing"]) == 0
     assert "skipped" in capsys.readouterr().err and out.read_bytes() == before
@@ -119,7 +112,7 @@ def test_train_writes_checkpoint_info_reads_it_and_nothing_is_overwritten(capsys
         run(["train", "cnn-33", "--data-dir", str(data), "--out", str(broken), "--skip-existing"])
         == 2
     )
-    assert "broken.safetensors" in one_error_line(capsys)
+    assert "broken.safetensors" in one_error_line()
     assert broken.read_bytes() == b"half a file"
 
 

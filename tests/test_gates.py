@@ -8,8 +8,8 @@ import pytest
 from results_factory import make_results
 
 from wmbench.errors import ConfigError
-from wmbench.gates import compare_to_baseline, evaluate_gates, load_baseline
-from wmbench.reporting.json import results_document, results_json, write_results
+from wmbench.gates import compare_to_baseline, evaluate_gates
+from wmbench.results import ResultsDocument
 
 
 def verdict_named(verdicts, prefix):
@@ -74,7 +74,9 @@ def test_relative_with_a_missing_cell_fails():
 
 
 def baseline_of(results):
-    return json.loads(results_json(results_document(results, evaluate_gates(results))))
+    """The baseline a run's results file gives back (written to JSON text and read again)."""
+    text = ResultsDocument.of_run(results, evaluate_gates(results)).to_json()
+    return ResultsDocument.parse(json.loads(text), "baseline.json")
 
 
 def test_regression_at_exactly_the_tolerance_holds_and_above_fails():
@@ -104,8 +106,8 @@ def test_regression_one_verdict_per_common_cell_and_improvements_pass():
 
 def test_baseline_sharing_no_cell_fails():
     baseline = baseline_of(make_results())
-    for row in baseline["results"]:
-        row["model"] = "other"
+    for row in baseline.results:
+        row.model = "other"
     (verdict,) = compare_to_baseline(make_results(), baseline)
     assert not verdict.passed and verdict.kind == "regression"
     assert "shares no cell" in verdict.detail and verdict.margin < 0
@@ -113,8 +115,8 @@ def test_baseline_sharing_no_cell_fails():
 
 def test_baseline_round_trips_through_a_file(tmp_path):
     results = make_results()
-    path = write_results(tmp_path / "base.json", results_document(results, []))
-    verdicts = compare_to_baseline(results, load_baseline(path), tolerance=0.02)
+    path = ResultsDocument.of_run(results, []).write(tmp_path / "base.json")
+    verdicts = compare_to_baseline(results, ResultsDocument.read(path), tolerance=0.02)
     assert len(verdicts) == 10 and all(v.passed for v in verdicts)
     assert {v.margin for v in verdicts} == {0.02}
 
@@ -130,15 +132,15 @@ def test_baseline_round_trips_through_a_file(tmp_path):
         ('{"format": "wmbench.results", "version": 1, "results": [{"model": 1}]}', "results[0]"),
     ],
 )
-def test_load_baseline_rejects_bad_files_naming_them(tmp_path, text, message):
+def test_reading_results_rejects_bad_files_naming_them(tmp_path, text, message):
     path = tmp_path / "old-run.json"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
-        load_baseline(path)
+        ResultsDocument.read(path)
     assert "old-run.json" in str(caught.value) and message in str(caught.value)
     assert "\n" not in str(caught.value)
 
 
-def test_load_baseline_missing_file(tmp_path):
-    with pytest.raises(ConfigError, match="nope.json: no such baseline file"):
-        load_baseline(tmp_path / "nope.json")
+def test_reading_a_missing_results_file(tmp_path):
+    with pytest.raises(ConfigError, match="nope.json: no such results file"):
+        ResultsDocument.read(tmp_path / "nope.json")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from wmbench.layers import SmoothingWeightMap2d, UnsharpWeightMap2d
+from wmbench.layers import SmoothingWeightMap2d, UnsharpWeightMap2d, WeightMap2d
+from wmbench.layers.functional import weight_map
 from wmbench.layers.reference import literal_weight_map
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -135,3 +136,35 @@ def test_tiny_example_by_hand():
     # Unsharp: 2·x − (3×3 sum with zero padding). Corner (0,0): 2·1 − (1+2+4+5) = −10.
     expected = [[2 - 12, 4 - 21, 6 - 16], [8 - 27, 10 - 45, 12 - 33], [14 - 24, 16 - 39, 18 - 28]]
     assert unsharp(x)[0, 0].tolist() == expected
+
+
+def test_both_variants_share_the_public_base():
+    smooth, unsharp = SmoothingWeightMap2d(2, 3, 8), UnsharpWeightMap2d(2, 3, 8)
+    assert isinstance(smooth, WeightMap2d) and isinstance(unsharp, WeightMap2d)
+    assert (smooth.unsharp, unsharp.unsharp) == (False, True)
+    assert (smooth.padding, unsharp.padding) == (0, 1)  # "valid" and "same" for k = 3
+
+
+def test_padding_modes_each_variant_takes():
+    with pytest.raises(ValueError, match="padding must be 'valid' or 'same', got 'full'"):
+        SmoothingWeightMap2d(1, 2, 8, padding="full")
+    with pytest.raises(ValueError, match="padding must be 'same', got 'valid'"):
+        UnsharpWeightMap2d(1, 2, 8, padding="valid")
+    with pytest.raises(ValueError, match="padding='valid' needs kernel_size >= 3"):
+        SmoothingWeightMap2d(1, 2, 8, kernel_size=1)
+    assert UnsharpWeightMap2d(1, 2, 8, padding="same").output_size == (8, 8)
+    assert SmoothingWeightMap2d(1, 2, 8, 5, padding="same").padding == 2
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "unsharp", "size"), CASES)
+def test_functional_form_is_the_layer(cls, kwargs, unsharp, size):
+    torch.manual_seed(5)
+    layer = cls(3, 2, size, **kwargs).double()
+    with torch.no_grad():
+        layer.bias.normal_()
+    x = torch.randn(2, 3, *size, dtype=torch.float64)
+    out = weight_map(
+        x, layer.weight, layer.bias, layer.kernel_size, layer.padding, layer.stride, unsharp
+    )
+    assert torch.equal(out, layer(x))
+    assert torch.allclose(out, literal_weight_map(layer, x), rtol=0, atol=1e-9)

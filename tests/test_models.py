@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 from wmbench.errors import ConfigError, ModelError
+from wmbench.gradcam import grad_cam
 from wmbench.metrics import count_macs, count_parameters
-from wmbench.models import create_model, get_spec, list_models
+from wmbench.models import (
+    BenchmarkModel,
+    ModelSpec,
+    ZooModel,
+    build_model,
+    check_model,
+    create_model,
+    feature_module,
+    get_spec,
+    list_models,
+    state_shapes,
+)
 
 ALL_MODELS = list_models()
 
@@ -83,7 +96,7 @@ def test_unknown_model_suggests_close_names():
 
 def test_spec_file_errors_name_the_file_and_key(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\nfamily: cnn\nargs: {layer: conv}\nnum_classes: one\n")
+    bad.write_text("name: x\nfamily: cnn\nargs: {layers: conv}\nnum_classes: one\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml: num_classes"):
         get_spec(bad)
     bad.write_text("name: x\nfamily: transformer\n")
@@ -99,10 +112,10 @@ def test_spec_file_errors_name_the_file_and_key(tmp_path):
 
 def test_bad_builder_arguments_are_model_errors(tmp_path):
     spec = tmp_path / "odd.yaml"
-    spec.write_text("name: odd\nfamily: cnn\nargs: {layer: conv, channels: [4, 4]}\n")
+    spec.write_text("name: odd\nfamily: cnn\nargs: {layers: conv, channels: [4, 4]}\n")
     with pytest.raises(ModelError, match="3 widths"):
         create_model(spec)
-    spec.write_text("name: odd\nfamily: cnn\nargs: {layer: dense}\n")
+    spec.write_text("name: odd\nfamily: cnn\nargs: {layers: dense}\n")
     with pytest.raises(ModelError, match="unknown layer kind"):
         create_model(spec)
 
@@ -115,3 +128,147 @@ def test_list_models_wildcards():
         "wm-unsharp-32",
     }
     assert list_models("nothing-*") == []
+
+
+# --- the model contract (wmbench.models.base) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_every_zoo_model_keeps_the_contract(name):
+    spec = get_spec(name)
+    model = create_model(name)
+    assert isinstance(model, ZooModel) and isinstance(model, BenchmarkModel)
+    assert model.spec == spec
+    assert (
+        model.input_shape
+        == spec.input_shape
+        == (spec.input.channels, spec.input.size, spec.input.size)
+    )
+    assert model.num_classes == spec.num_classes
+    # An instance attribute in every family, set by the constructor, never a class attribute.
+    assert "feature_layer" in vars(model)
+    assert all("feature_layer" not in vars(cls) for cls in type(model).__mro__)
+    assert feature_module(model) is model.get_submodule(model.feature_layer)
+    assert isinstance(feature_module(model), nn.ReLU)
+    assert check_model(model) is model
+
+
+def test_feature_module_names_the_closest_submodules():
+    model = create_model("cnn-33")
+    model.feature_layer = "body.act"
+    with pytest.raises(
+        ModelError,
+        match="feature layer 'body.act' is not a submodule of SmallCNN; closest: .*body.act3",
+    ):
+        feature_module(model)
+    model.feature_layer = "body.stage4_block4.act2"
+    with pytest.raises(ModelError, match="spec.yaml: feature layer .*; closest: body"):
+        feature_module(model, "spec.yaml")
+    model.feature_layer = ""
+    with pytest.raises(ModelError, match="SmallCNN names no feature layer"):
+        feature_module(model)
+    with pytest.raises(ModelError, match="Linear names no feature layer"):
+        feature_module(nn.Linear(2, 2))  # type: ignore[arg-type]
+
+
+class ForeignModel(nn.Module):
+    """A user's own model: not from the zoo, keeping the contract by its attributes alone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spec = None
+        self.feature_layer = "features.1"
+        self.input_shape = (1, 8, 8)
+        self.num_classes = 3
+        self.features = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU())
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(4 * 8 * 8, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def test_a_foreign_model_keeps_the_contract_and_gets_grad_cam():
+    torch.manual_seed(0)
+    model = ForeignModel().eval()
+    assert isinstance(model, BenchmarkModel) and not isinstance(model, ZooModel)
+    assert check_model(model) is model
+    maps, predictions = grad_cam(model, torch.rand(2, 1, 8, 8))
+    assert maps.shape == (2, 8, 8) and predictions.shape == (2,)
+    model.feature_layer = "feature.1"
+    with pytest.raises(ModelError, match="closest: features.1"):
+        grad_cam(model, torch.rand(2, 1, 8, 8))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: delattr(m, "num_classes"), "ForeignModel lacks num_classes"),
+        (
+            lambda m: setattr(m, "input_shape", (8, 8)),
+            r"ForeignModel.input_shape must be \(C, H, W\), got \(8, 8\)",
+        ),
+        (
+            lambda m: setattr(m, "num_classes", 1),
+            "ForeignModel.num_classes must be an integer of at least 2, got 1",
+        ),
+        (
+            lambda m: setattr(m, "spec", {"name": "x"}),
+            "ForeignModel.spec must be a ModelSpec or None",
+        ),
+        (lambda m: setattr(m, "feature_layer", "head.9"), "feature layer 'head.9' is not"),
+    ],
+)
+def test_check_model_says_what_is_wrong(change, message):
+    model = ForeignModel()
+    change(model)
+    with pytest.raises(ModelError, match=f"user.py: {message}"):
+        check_model(model, "user.py")
+
+
+def test_check_model_refuses_what_is_not_a_module():
+    with pytest.raises(ModelError, match="expected a torch.nn.Module, got function"):
+        check_model(lambda x: x)
+
+
+def test_a_builder_must_return_a_zoo_model(monkeypatch):
+    from wmbench.models import _registry
+
+    monkeypatch.setitem(_registry._FAMILIES, "plain", lambda **args: nn.Linear(1, 1))
+    with pytest.raises(TypeError, match="family 'plain' returned a Linear, not a"):
+        build_model(ModelSpec(name="p", family="plain"))
+
+
+# --- `layers`, and `layer`, its old name in the CNN family ---------------------------------------
+
+CNN_MODELS = [name for name in ALL_MODELS if get_spec(name).family == "cnn"]
+
+
+def test_every_zoo_spec_says_layers():
+    for name in ALL_MODELS:
+        assert "layers" in get_spec(name).args and "layer" not in get_spec(name).args, name
+
+
+@pytest.mark.parametrize("name", CNN_MODELS)
+def test_the_old_name_layer_builds_the_same_model(name):
+    spec = get_spec(name)
+    args = dict(spec.args)
+    old = spec.model_copy(update={"args": {"layer": args.pop("layers"), **args}})
+    assert "layers" not in old.args
+    assert state_shapes(old) == state_shapes(spec)
+    torch.manual_seed(0)
+    a = build_model(old)
+    torch.manual_seed(0)
+    b = build_model(spec)
+    assert [type(m) for m in a.modules()] == [type(m) for m in b.modules()]
+    x = torch.rand(2, *spec.input_shape)
+    assert torch.equal(a.eval()(x), b.eval()(x))
+
+
+def test_layer_and_layers_at_once_are_refused(tmp_path):
+    both = tmp_path / "both.yaml"
+    both.write_text("name: both\nfamily: cnn\nargs: {layer: conv, layers: wm-smooth}\n")
+    with pytest.raises(
+        ModelError,
+        match="both.yaml: model 'both': args: layer is the old name of layers; give only layers",
+    ):
+        get_spec(both)

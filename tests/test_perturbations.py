@@ -9,16 +9,17 @@ import torchattacks
 from wmbench.errors import ConfigError
 from wmbench.models import create_model
 from wmbench.perturbations import (
-    Clean,
-    Cw,
-    Fgsm,
-    Pgd,
-    TorchattacksPerturbation,
+    CleanImages,
+    CwAttack,
+    FgsmAttack,
+    PgdAttack,
+    TorchattacksAttack,
     UniformNoise,
     build_perturbation,
     loss_input_gradient,
     torchattacks_names,
 )
+from wmbench.schema import ENTRY_TYPES, PERTURBATION_KINDS, Suite, TorchattacksEntry
 
 
 @pytest.fixture(scope="module", params=["cnn-33", "wm-unsharp-32"])
@@ -34,7 +35,7 @@ def model_and_batch(request):
 def test_fgsm_equals_torchattacks_exactly(model_and_batch, eps):
     model, images, labels = model_and_batch
     reference = torchattacks.FGSM(model, eps=eps)(images, labels)
-    ours = Fgsm(eps)(model, images, labels)
+    ours = FgsmAttack(eps)(model, images, labels)
     assert torch.equal(ours, reference)
 
 
@@ -42,7 +43,7 @@ def test_one_gradient_serves_the_whole_sweep(model_and_batch):
     model, images, labels = model_and_batch
     gradient = loss_input_gradient(model, images, labels)
     for eps in (0.05, 0.1, 0.2):
-        shared = Fgsm(eps)(model, images, labels, input_gradient=gradient)
+        shared = FgsmAttack(eps)(model, images, labels, input_gradient=gradient)
         assert torch.equal(shared, torchattacks.FGSM(model, eps=eps)(images, labels))
         assert (shared - images).abs().max() <= eps + 1e-7
 
@@ -75,7 +76,7 @@ def test_constant_image_maps_to_zeros():
 
 def test_clean_is_the_identity(model_and_batch):
     model, images, labels = model_and_batch
-    assert torch.equal(Clean()(model, images, labels), images)
+    assert torch.equal(CleanImages()(model, images, labels), images)
 
 
 def test_pgd_goes_through_torchattacks(model_and_batch):
@@ -83,7 +84,7 @@ def test_pgd_goes_through_torchattacks(model_and_batch):
     torch.manual_seed(5)
     reference = torchattacks.PGD(model, eps=0.1, alpha=0.02, steps=3)(images, labels)
     torch.manual_seed(5)
-    ours = Pgd(eps=0.1, alpha=0.02, steps=3)(model, images, labels)
+    ours = PgdAttack(eps=0.1, alpha=0.02, steps=3)(model, images, labels)
     assert torch.equal(ours, reference)
     assert (ours - images).abs().max() <= 0.1 + 1e-6
 
@@ -91,15 +92,55 @@ def test_pgd_goes_through_torchattacks(model_and_batch):
 def test_cw_goes_through_torchattacks(model_and_batch):
     model, images, labels = model_and_batch
     reference = torchattacks.CW(model, c=1.0, kappa=0.0, steps=3, lr=0.01)(images, labels)
-    ours = Cw(c=1.0, kappa=0.0, steps=3, lr=0.01)(model, images, labels)
+    ours = CwAttack(c=1.0, kappa=0.0, steps=3, lr=0.01)(model, images, labels)
     assert torch.equal(ours, reference)
 
 
 def test_any_torchattacks_attack_by_name(model_and_batch):
     model, images, labels = model_and_batch
     reference = torchattacks.BIM(model, eps=0.1, alpha=0.05, steps=2)(images, labels)
-    ours = build_perturbation("torchattacks", {"eps": 0.1, "alpha": 0.05, "steps": 2}, "BIM")
+    args = {"eps": 0.1, "alpha": 0.05, "steps": 2}
+    entry = TorchattacksEntry(kind="torchattacks", attack="BIM", args=args)
+    (params,) = entry.points()
+    ours = build_perturbation(entry, params)
     assert torch.equal(ours(model, images, labels), reference)
+
+
+EXAMPLES = {
+    "clean": ({"kind": "clean"}, CleanImages),
+    "uniform": ({"kind": "uniform", "upper": 0.5}, UniformNoise),
+    "fgsm": ({"kind": "fgsm", "eps": 0.1}, FgsmAttack),
+    "pgd": ({"kind": "pgd", "eps": 0.1}, PgdAttack),
+    "cw": ({"kind": "cw"}, CwAttack),
+    "torchattacks": ({"kind": "torchattacks", "attack": "DeepFool"}, TorchattacksAttack),
+}
+
+
+def test_every_kind_of_the_schema_builds_its_own_perturbation():
+    assert set(EXAMPLES) == set(PERTURBATION_KINDS)
+    assert len(ENTRY_TYPES) == len(PERTURBATION_KINDS)
+    entries = [example for example, _ in EXAMPLES.values()]
+    suite = Suite.model_validate({"name": "s", "models": {"m": "m"}, "perturbations": entries})
+    for entry, (_, expected) in zip(suite.perturbations, EXAMPLES.values(), strict=True):
+        (params,) = entry.points()
+        built = build_perturbation(entry, params)
+        assert type(built) is expected and built.params == params
+
+
+def test_an_attack_keeps_no_model_but_the_last(model_and_batch):
+    """A suite measures models one after another: the attack built for one must not keep it."""
+    import gc
+    import weakref
+
+    model, images, labels = model_and_batch
+    attack = TorchattacksAttack("FGSM", eps=0.1)
+    first = create_model("cnn-33").eval()
+    attack(first, images, labels)
+    gone = weakref.ref(first)
+    del first
+    attack(model, images, labels)
+    gc.collect()
+    assert gone() is None
 
 
 def test_catalogue_and_unknown_names():
@@ -107,12 +148,12 @@ def test_catalogue_and_unknown_names():
     assert {"PGD", "CW", "DeepFool", "AutoAttack", "FGSM"} <= set(names)
     assert "MultiAttack" not in names and "Attack" not in names
     with pytest.raises(ConfigError, match="'DeepFoo' is not an attack of torchattacks"):
-        TorchattacksPerturbation("DeepFoo")
+        TorchattacksAttack("DeepFoo")
 
 
 def test_bad_attack_arguments_are_config_errors(model_and_batch):
     model, images, labels = model_and_batch
-    attack = TorchattacksPerturbation("PGD", epsilon=0.1)
+    attack = TorchattacksAttack("PGD", epsilon=0.1)
     with pytest.raises(ConfigError, match="PGD"):
         attack(model, images, labels)
 

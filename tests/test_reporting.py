@@ -9,11 +9,11 @@ import pathlib
 import xml.etree.ElementTree as ET
 
 import pytest
+from pydantic_core import PydanticSerializationError
 from results_factory import SUITE, make_results
 from rich.console import Console
 
-from wmbench.gates import Verdict, evaluate_gates
-from wmbench.reporting.json import FORMAT, VERSION, results_document, results_json, write_results
+from wmbench.gates import evaluate_gates
 from wmbench.reporting.junit import junit_xml, write_junit
 from wmbench.reporting.table import (
     BEST,
@@ -22,7 +22,7 @@ from wmbench.reporting.table import (
     summary_line,
     verdict_table,
 )
-from wmbench.results import Cell
+from wmbench.results import FORMAT, VERSION, Cell, ResultsDocument, Verdict
 
 
 def render(table) -> str:
@@ -42,7 +42,7 @@ def row_lines(text: str, model: str) -> list[str]:
 def test_document_round_trips_with_every_key():
     results = make_results()
     verdicts = evaluate_gates(results)
-    document = json.loads(results_json(results_document(results, verdicts)))
+    document = json.loads(ResultsDocument.of_run(results, verdicts).to_json())
     assert set(document) == {
         "format", "version", "suite", "checkpoints", "versions", "device", "started",
         "duration_s", "results", "gates", "warnings", "passed",
@@ -80,14 +80,14 @@ def test_document_round_trips_with_every_key():
 
 def test_document_passed_when_every_verdict_passed():
     results = make_results({("wm", "uniform", 1.0): 100})
-    assert results_document(results, evaluate_gates(results))["passed"] is True
-    assert results_document(results, [])["passed"] is True
+    assert ResultsDocument.of_run(results, evaluate_gates(results)).passed is True
+    assert ResultsDocument.of_run(results, []).passed is True
 
 
 def test_non_finite_numbers_become_null():
     results = make_results()
     results.cells[0].activation_mse = math.nan
-    text = results_json(results_document(results, []))
+    text = ResultsDocument.of_run(results, []).to_json()
     assert "NaN" not in text and json.loads(text)["results"][0]["activation_mse"] is None
 
 
@@ -203,9 +203,9 @@ def failing_write_text(self, data, *args, **kwargs):
 @pytest.mark.parametrize("kind", ["json", "junit"])
 def test_writes_are_atomic(tmp_path, monkeypatch, kind):
     results = make_results()
-    document = results_document(results, [])
+    document = ResultsDocument.of_run(results, [])
     path = tmp_path / f"out.{kind}"
-    write = {"json": lambda: write_results(path, document),
+    write = {"json": lambda: document.write(path),
              "junit": lambda: write_junit(path, junit_xml(results, []))}[kind]  # fmt: skip
     assert write() == path
     good = path.read_text(encoding="utf-8")
@@ -218,8 +218,29 @@ def test_writes_are_atomic(tmp_path, monkeypatch, kind):
 
 
 def test_unserialisable_document_leaves_the_old_file(tmp_path):
-    path = write_results(tmp_path / "out.json", {"format": FORMAT})
-    with pytest.raises(TypeError):
-        write_results(path, {"format": FORMAT, "bad": {1, 2}})
-    assert json.loads(path.read_text(encoding="utf-8")) == {"format": FORMAT}
+    path = ResultsDocument(results=[]).write(tmp_path / "out.json")
+    good = path.read_text(encoding="utf-8")
+    broken = ResultsDocument.model_construct(results=[], versions={"bad": object()})
+    with pytest.raises(PydanticSerializationError):
+        broken.write(path)
+    assert path.read_text(encoding="utf-8") == good
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_a_results_file_of_the_first_release_is_read_whole():
+    """docs/reproduction/results.json was written before the typed document existed (format
+    version 1, without warnings or intervals): every key it has reads back to the same value."""
+    path = pathlib.Path(__file__).resolve().parents[1] / "docs" / "reproduction" / "results.json"
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    document = ResultsDocument.read(path)
+    assert document.suite.name == raw["suite"]["name"] == "paper-mnist-cpu"
+    assert document.family_of("wm-unsharp-32") == raw["checkpoints"]["wm-unsharp-32"]["family"]
+    assert [row.key() for row in document.results] == [
+        (row["model"], row["perturbation"], tuple(sorted(row["params"].items())))
+        for row in raw["results"]
+    ]
+    again = json.loads(document.to_json())
+    for key in ("format", "version", "suite", "checkpoints", "versions", "device", "gates"):
+        assert again[key] == raw[key], key
+    for old, new in zip(raw["results"], again["results"], strict=True):
+        assert {key: new[key] for key in old} == old

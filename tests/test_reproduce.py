@@ -10,6 +10,7 @@ import pytest
 
 from wmbench.cli import run
 from wmbench.reporting.plots import sweep_series
+from wmbench.results import ResultsDocument
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +56,7 @@ def test_plot_command_draws_every_sweep(quick_run, tmp_path):
         "uniform-error.png",
         "uniform-mse.png",
     ]
-    series = sweep_series(json.loads((quick_run / "results.json").read_text()))
+    series = sweep_series(ResultsDocument.read(quick_run / "results.json"))
     assert series["fgsm"]["parameter"] == "eps"
     assert set(series["fgsm"]["families"]) == {"cnn", "resnet", "densenet"}
 

@@ -14,22 +14,9 @@ from mnist_files import learnable_mnist, write_mnist_dir
 from safetensors.torch import load_file
 
 from wmbench.cli import run
-from wmbench.data import Mnist
 from wmbench.models import get_spec
 from wmbench.resume import load_resume_state, resume_path, save_resume_state
 from wmbench.train import ResumeState, TrainConfig, prepare_data, train_model
-
-
-def synthetic(n_train: int, n_test: int) -> Mnist:
-    arrays = learnable_mnist(n_train, n_test)
-    return Mnist(**{key: torch.from_numpy(value) for key, value in arrays.items()}, source="t")
-
-
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    return lines[0]
 
 
 def _curve(history) -> list[tuple]:
@@ -55,10 +42,10 @@ def _copy(state: ResumeState) -> ResumeState:
     )
 
 
-def test_library_resume_equals_uninterrupted_run(tmp_path):
+def test_library_resume_equals_uninterrupted_run(tmp_path, synthetic_mnist):
     spec = get_spec("wm-smooth-32")  # the cheapest model of the zoo per image
     config = TrainConfig(device="cpu", epochs=3, batch_size=50, seed=4)
-    data = prepare_data(synthetic(200, 50), config, torch.device("cpu"))
+    data = prepare_data(synthetic_mnist(200, 50), config, torch.device("cpu"))
     states: list[ResumeState] = []
     full = train_model(spec, data, config, on_state=lambda state: states.append(_copy(state)))
     assert [state.epoch for state in states] == [1, 2, 3]
@@ -168,12 +155,12 @@ def _curves(metrics: dict) -> list[tuple]:
 
 
 @pytest.fixture
-def resume_file(tmp_path):
+def resume_file(tmp_path, synthetic_mnist):
     """A resume file as `wmbench train cnn-33 --epochs 2 --batch-size 50` leaves after epoch 1."""
     data = write_mnist_dir(tmp_path / "data", learnable_mnist(100, 20))
     out = tmp_path / "m.safetensors"
     config = TrainConfig(epochs=1, batch_size=50, device="cpu")
-    prepared = prepare_data(synthetic(100, 20), config, torch.device("cpu"))
+    prepared = prepare_data(synthetic_mnist(100, 20), config, torch.device("cpu"))
     train_model(
         get_spec("cnn-33"),
         prepared,
@@ -193,46 +180,50 @@ def resume_file(tmp_path):
         ("cnn-33", ["--seed", "1"], "training set-up differs: seed (was 0, now 1)"),
     ],
 )
-def test_resume_that_does_not_match_is_refused(capsys, resume_file, model, extra, said):
+def test_resume_that_does_not_match_is_refused(
+    capsys, resume_file, model, extra, said, one_error_line
+):
     data, out, state_path = resume_file
     before = state_path.read_bytes()
     args = ["train", model, "--data-dir", str(data), "--out", str(out), "--batch-size", "50"]
     args += ["--device", "cpu"]
     assert run([*args, *extra, "--resume"]) == 2
-    line = one_error_line(capsys)
+    line = one_error_line()
     assert said in line and line.startswith(f"error: {state_path}: ")
     assert state_path.read_bytes() == before and not out.exists()
 
 
-def test_resume_refuses_fewer_epochs_than_done(capsys, resume_file):
+def test_resume_refuses_fewer_epochs_than_done(capsys, resume_file, one_error_line):
     data, out, state_path = resume_file
     save_resume_state(
         state_path, dataclasses.replace(load_resume_state(state_path), epoch=2, history=[])
     )
     args = ["train", "cnn-33", "--data-dir", str(data), "--out", str(out), "--batch-size", "50"]
     assert run([*args, "--device", "cpu", "--epochs", "1", "--resume"]) == 2
-    assert "2 epochs done, more than the 1 asked for" in one_error_line(capsys)
+    assert "2 epochs done, more than the 1 asked for" in one_error_line()
 
 
-def test_resume_without_a_resume_file_and_a_resume_file_without_resume(capsys, resume_file):
+def test_resume_without_a_resume_file_and_a_resume_file_without_resume(
+    capsys, resume_file, one_error_line
+):
     data, out, state_path = resume_file
     args = ["train", "cnn-33", "--data-dir", str(data), "--batch-size", "50", "--device", "cpu"]
     missing = out.with_name("other.safetensors")
     assert run([*args, "--out", str(missing), "--resume"]) == 2
-    line = one_error_line(capsys)
+    line = one_error_line()
     assert str(resume_path(missing)) in line and "no resume file" in line
 
     before = state_path.read_bytes()
     assert run([*args, "--out", str(out)]) == 2  # a fresh run would overwrite the killed one's
-    line = one_error_line(capsys)
+    line = one_error_line()
     assert str(state_path) in line and "--resume" in line
     assert state_path.read_bytes() == before and not out.exists()
 
 
-def test_a_corrupt_resume_file_is_one_line(capsys, tmp_path):
+def test_a_corrupt_resume_file_is_one_line(capsys, tmp_path, one_error_line):
     data = write_mnist_dir(tmp_path / "data", learnable_mnist(100, 20))
     out = tmp_path / "m.safetensors"
     resume_path(out).write_bytes(b"\x80\x04half a pickle")
     args = ["train", "cnn-33", "--data-dir", str(data), "--out", str(out), "--resume"]
     assert run(args) == 2
-    assert str(resume_path(out)) in one_error_line(capsys)
+    assert str(resume_path(out)) in one_error_line()

@@ -9,8 +9,7 @@ from results_factory import SUITE, make_results
 
 from wmbench.errors import ConfigError
 from wmbench.gates import check_same_checkpoints, compare_to_baseline, evaluate_gates
-from wmbench.reporting.json import results_document
-from wmbench.results import Cell
+from wmbench.results import Cell, ResultsDocument
 from wmbench.sanity import GradientStats, monotonic_warnings, output_warning
 
 
@@ -48,7 +47,7 @@ def test_relative_gate_with_confidence():
 
 
 def test_regression_with_confidence(tmp_path):
-    old = results_document(make_results({("wm", "fgsm", 0.1): 300}), [])
+    old = ResultsDocument.of_run(make_results({("wm", "fgsm", 0.1): 300}), [])
     now = make_results({("wm", "fgsm", 0.1): 330})  # +3 points on 1,000 images: noise
     assert not all(v.passed for v in compare_to_baseline(now, old, tolerance=0.01))
     assert all(v.passed for v in compare_to_baseline(now, old, 0.01, confidence=0.95))
@@ -58,9 +57,9 @@ def test_regression_with_confidence(tmp_path):
 
 def test_baseline_from_other_checkpoints_is_refused(tmp_path):
     results = make_results()
-    baseline = results_document(results, [])
+    baseline = ResultsDocument.of_run(results, [])
     check_same_checkpoints(results, baseline, tmp_path / "old.json")  # same hashes: fine
-    baseline["checkpoints"]["wm"]["sha256"] = "f" * 64
+    baseline.checkpoints["wm"].sha256 = "f" * 64
     with pytest.raises(ConfigError, match="model 'wm' ran on another checkpoint") as error:
         check_same_checkpoints(results, baseline, tmp_path / "old.json")
     assert "old.json" in str(error.value) and "--allow-different-checkpoints" in str(error.value)
@@ -69,8 +68,8 @@ def test_baseline_from_other_checkpoints_is_refused(tmp_path):
 def test_cells_carry_wilson_intervals():
     cell = Cell("wm", "fgsm", "fgsm", {"eps": 0.1}, n=263, wrong=81, activation_mse=0.0)
     assert cell.ci95 == pytest.approx((0.2553, 0.3662), abs=1e-4)
-    row = results_document(make_results(), [])["results"][0]
-    assert row["error_ci95"][0] <= row["error"] <= row["error_ci95"][1]
+    row = ResultsDocument.of_run(make_results(), []).results[0]
+    assert row.error_ci95[0] <= row.error <= row.error_ci95[1]
 
 
 def test_output_that_is_not_logits_is_flagged():

@@ -252,3 +252,16 @@ def test_bad_args_are_model_errors(family: str, key: str, value: object) -> None
     spec = spec.model_copy(update={"args": {**spec.args, key: value}})
     with pytest.raises(ModelError, match=key if key != "layers" else "wm-sharp"):
         build_model(spec)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_head_keeps_the_state_dict_keys_checkpoints_use(
+    models: dict[str, nn.Module], name: str
+) -> None:
+    """ResNet and DenseNet share one head; its keys stay ``fc.weight`` and ``fc.bias``."""
+    model = models[name]
+    head = [key for key in model.state_dict() if not key.startswith("body.")]
+    assert head == ["fc.weight", "fc.bias"]
+    width = 64 if name.startswith("resnet") else 256
+    assert model.fc.weight.shape == (10, width)
+    assert isinstance(model.pool, nn.AdaptiveAvgPool2d)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
+
 import pytest
 
 from wmbench.stats import difference_interval, wilson_interval
@@ -14,6 +17,24 @@ def test_wilson_matches_newcombe_1998_table_i():
     # 0/10 → 0 to 0.2775; 10/10 → 0.7225 to 1.
     assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
     assert wilson_interval(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+
+
+@pytest.mark.parametrize("confidence", [0.5, 0.9, 0.95, 0.99, 0.999])
+@pytest.mark.parametrize(
+    ("wrong", "n"), [(0, 1), (1, 1), (0, 7), (3, 7), (7, 7), (81, 263), (1, 10000), (4321, 10000)]
+)
+def test_wilson_matches_the_literal_formula(wrong, n, confidence):
+    # Wilson (1927): (p + z²/2n ± z·sqrt(p(1−p)/n + z²/4n²)) / (1 + z²/n).
+    z = NormalDist().inv_cdf((1 + confidence) / 2)
+    p = wrong / n
+    centre = p + z**2 / (2 * n)
+    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    expected = ((centre - half) / (1 + z**2 / n), (centre + half) / (1 + z**2 / n))
+    assert wilson_interval(wrong, n, confidence) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+def test_wilson_of_an_empty_sample_is_everything():
+    assert wilson_interval(0, 0) == (0.0, 1.0)
 
 
 def test_difference_matches_newcombe_1998b_example():

@@ -111,7 +111,7 @@ def test_same_suite_same_numbers_and_same_noise_for_every_model(tmp_path, checkp
 def test_uniform_noise_by_hand_with_the_runner_seeds(tmp_path, checkpoints, batch):
     from wmbench import load_model
     from wmbench.perturbations import UniformNoise
-    from wmbench.suites.runner import _seed
+    from wmbench.suites.measure import point_seed
 
     images, labels = batch
     results = run_suite(
@@ -121,7 +121,7 @@ def test_uniform_noise_by_hand_with_the_runner_seeds(tmp_path, checkpoints, batc
     batches = iter(range(100))
 
     def noisy(x, y):
-        seed = _seed(0, 1, 1, next(batches))  # entry 1 (uniform), point 1 (upper=1.0)
+        seed = point_seed(0, 1, 1, next(batches))  # entry 1 (uniform), point 1 (upper=1.0)
         return UniformNoise(1.0)(model, x, y, generator=torch.Generator().manual_seed(seed))
 
     wrong, mse = by_hand(model, images, labels, 16, noisy)

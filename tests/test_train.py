@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from mnist_files import learnable_mnist
 
 from wmbench.data import Mnist, load_mnist
 from wmbench.models import get_spec
 from wmbench.train import TrainConfig, prepare_data, train_model
-
-
-def synthetic(n_train: int = 600, n_test: int = 200) -> Mnist:
-    arrays = {
-        key: torch.from_numpy(value) for key, value in learnable_mnist(n_train, n_test).items()
-    }
-    return Mnist(**arrays, source="synthetic")
 
 
 def _train(name: str, mnist: Mnist, **overrides) -> tuple:
@@ -24,8 +16,8 @@ def _train(name: str, mnist: Mnist, **overrides) -> tuple:
     return train_model(get_spec(name), data, config), data
 
 
-def test_same_seed_same_weights_other_seed_other_weights():
-    mnist = synthetic()
+def test_same_seed_same_weights_other_seed_other_weights(synthetic_mnist):
+    mnist = synthetic_mnist()
     first, _ = _train("wm-smooth-32", mnist, seed=7)
     again, _ = _train("wm-smooth-32", mnist, seed=7)
     other, _ = _train("wm-smooth-32", mnist, seed=8)
@@ -38,8 +30,8 @@ def test_same_seed_same_weights_other_seed_other_weights():
     assert [s.loss for s in first.history] == [s.loss for s in again.history]
 
 
-def test_keeps_best_validation_weights_and_reports_their_errors():
-    result, data = _train("cnn-33", synthetic(), epochs=3)
+def test_keeps_best_validation_weights_and_reports_their_errors(synthetic_mnist):
+    result, data = _train("cnn-33", synthetic_mnist(), epochs=3)
     best = min(result.history, key=lambda stats: stats.val_error)
     assert result.val_error == best.val_error
     assert result.best_epoch == best.epoch
@@ -48,14 +40,14 @@ def test_keeps_best_validation_weights_and_reports_their_errors():
     assert not result.model.training
 
 
-def test_learns_the_synthetic_task():
-    result, _ = _train("wm-unsharp-32", synthetic(), epochs=2)
+def test_learns_the_synthetic_task(synthetic_mnist):
+    result, _ = _train("wm-unsharp-32", synthetic_mnist(), epochs=2)
     assert result.test_error < 0.2  # chance is 0.9
 
 
-def test_split_and_limit_follow_the_config():
+def test_split_and_limit_follow_the_config(synthetic_mnist):
     config = TrainConfig(limit_train=100, val_fraction=0.2)
-    data = prepare_data(synthetic(), config, torch.device("cpu"))
+    data = prepare_data(synthetic_mnist(), config, torch.device("cpu"))
     assert len(data.train_x) == 100 and len(data.val_x) == 120 and len(data.test_x) == 200
     assert data.train_x.shape[1:] == (1, 28, 28) and data.train_x.max() <= 1.0
 

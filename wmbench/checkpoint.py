@@ -5,6 +5,12 @@ of the model's ``state_dict`` and, in the string metadata of its header, JSON do
 ``wmbench.*`` — format version, model spec, training configuration, data set, seed, measured errors
 and library versions. ``wmbench attack`` rebuilds the model from the file alone. Loading never
 unpickles anything; a pickle is refused before it is read.
+
+The header is read by the library (``safe_open``: metadata, tensor names and shapes; it also
+checks dtypes, offsets and that the tensors fill the file exactly). Two things stay by hand: a
+look at the first 9 bytes, which refuses a pickle, an empty file or a folder before the library
+opens anything, and, only when the library refuses a header, a reading of its JSON to say what is
+wrong (truncated by how much, which entry) as wmbench always has.
 """
 
 from __future__ import annotations
@@ -17,18 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from wmbench._io import atomic_path
 from wmbench.errors import CheckpointError, ConfigError, ModelError
-from wmbench.models import ModelSpec, build_model, parse_spec
-from wmbench.models._registry import state_shapes
+from wmbench.models import BenchmarkModel, ModelSpec, build_model, parse_spec, state_shapes
 
 FORMAT_VERSION = 1
 _PREFIX = "wmbench."
-_MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
+_MAX_HEADER = 100 * 1024 * 1024  # about safetensors' own limit on the JSON header (10^8 bytes)
 
 
 @dataclass
@@ -72,10 +77,10 @@ def save_checkpoint(path: str | Path, model: nn.Module, **documents: Any) -> Pat
     Args:
         path: destination; its folder is created. An existing file is replaced only once the new
             one is complete.
-        model: a model built by :func:`wmbench.models.create_model` (it carries ``spec``).
+        model: a model built by :func:`wmbench.models.create_model` (its ``spec`` is set).
         **documents: JSON-serialisable documents stored as ``wmbench.<key>``.
     """
-    spec: ModelSpec | None = getattr(model, "spec", None)
+    spec = model.spec if isinstance(model, BenchmarkModel) else None
     if spec is None:
         raise ModelError("model has no spec; build it with wmbench.create_model")
     metadata = {
@@ -93,48 +98,84 @@ def save_checkpoint(path: str | Path, model: nn.Module, **documents: Any) -> Pat
     return path
 
 
-def _read_header(path: Path) -> dict[str, Any]:
-    """Reads the safetensors JSON header without touching the tensor data, and checks that the
-    tensors it lists fill the rest of the file exactly (so a truncated file is caught here)."""
+def _refuse_non_safetensors(path: Path) -> int:
+    """Looks at the first 9 bytes and returns the header length, refusing anything that cannot be
+    a safetensors file before any reader opens it.
+
+    Kept by hand: the library reads a pickle or a torch.save zip as "header too large" and an
+    empty file as "header too small", and a folder as an OSError; wmbench names each of them.
+    """
     try:
         with path.open("rb") as handle:
             head = handle.read(9)
-            file_size = path.stat().st_size
-            if not head:
-                raise CheckpointError("empty file, not a safetensors checkpoint", path)
-            if len(head) < 9:
-                raise CheckpointError("not a safetensors file (too short)", path)
-            (size,) = struct.unpack("<Q", head[:8])
-            if head[8:9] != b"{" or size > min(_MAX_HEADER, file_size - 8):
-                if head[:1] == b"\x80" or head[:2] == b"PK":
-                    raise CheckpointError(
-                        "is a pickle / torch.save file, not safetensors; wmbench never "
-                        "unpickles checkpoints (re-save the weights with safetensors)",
-                        path,
-                    )
-                if head[8:9] == b"{":
-                    raise CheckpointError(
-                        f"not a safetensors file (bad header: its length is {size:,} bytes, "
-                        f"the file has {file_size:,}); truncated?",
-                        path,
-                    )
-                raise CheckpointError("not a safetensors file (bad header)", path)
-            handle.seek(8)
-            header = json.loads(handle.read(size))
     except FileNotFoundError:
         raise CheckpointError("no such file", path) from None
     except IsADirectoryError:
         raise CheckpointError("is a folder, not a checkpoint file", path) from None
+    file_size = path.stat().st_size
+    if not head:
+        raise CheckpointError("empty file, not a safetensors checkpoint", path)
+    if len(head) < 9:
+        raise CheckpointError("not a safetensors file (too short)", path)
+    (size,) = struct.unpack("<Q", head[:8])
+    if head[8:9] != b"{" or size > min(_MAX_HEADER, file_size - 8):
+        if head[:1] == b"\x80" or head[:2] == b"PK":
+            raise CheckpointError(
+                "is a pickle / torch.save file, not safetensors; wmbench never "
+                "unpickles checkpoints (re-save the weights with safetensors)",
+                path,
+            )
+        if head[8:9] == b"{":
+            raise CheckpointError(
+                f"not a safetensors file (bad header: its length is {size:,} bytes, "
+                f"the file has {file_size:,}); truncated?",
+                path,
+            )
+        raise CheckpointError("not a safetensors file (bad header)", path)
+    return size
+
+
+def _read_tensor_list(path: Path) -> tuple[dict[str, str], dict[str, tuple[int, ...]]]:
+    """The string metadata and the shape of every tensor, read by the safetensors library (which
+    checks the header: dtypes, shapes against offsets, tensors filling the data exactly)."""
+    header_size = _refuse_non_safetensors(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            names = handle.keys()  # a safe_open handle is not iterable itself
+            shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in names}
+    except SafetensorError as error:
+        raise _explain(path, header_size, error) from None
+    return metadata, shapes
+
+
+def _explain(path: Path, header_size: int, error: SafetensorError) -> CheckpointError:
+    """The error for a header the library refused, in wmbench's words where there are some.
+
+    The library gives one message for a truncated file and for bytes after the last tensor, and
+    "invalid JSON" for any malformed entry; saying which (and how many bytes) needs the JSON
+    header itself, so it is read here, only on this error path.
+    """
+    with path.open("rb") as handle:
+        handle.seek(8)
+        raw = handle.read(header_size)
+    try:
+        header = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CheckpointError("not a safetensors file (header is not JSON)", path) from None
+        return CheckpointError("not a safetensors file (header is not JSON)", path)
     if not isinstance(header, dict):
-        raise CheckpointError("not a safetensors file (header is not a JSON object)", path)
-    _check_data_size(header, file_size - 8 - size, path)
-    return header
+        return CheckpointError("not a safetensors file (header is not a JSON object)", path)
+    problem = _data_size_problem(header, path.stat().st_size - 8 - header_size)
+    if problem:
+        return CheckpointError(problem, path)
+    if not isinstance(header.get("__metadata__") or {}, dict):
+        return CheckpointError("not a safetensors file (__metadata__ is not a JSON object)", path)
+    return CheckpointError(f"corrupt safetensors data: {error}", path)
 
 
-def _check_data_size(header: dict[str, Any], data_size: int, path: Path) -> None:
-    """Raises unless every tensor entry is well formed and together they fill ``data_size``."""
+def _data_size_problem(header: dict[str, Any], data_size: int) -> str | None:
+    """What is wrong unless every tensor entry is well formed and together they fill
+    ``data_size``."""
     end = 0
     for name, entry in header.items():
         if name == "__metadata__":
@@ -149,31 +190,24 @@ def _check_data_size(header: dict[str, Any], data_size: int, path: Path) -> None
             or not isinstance(shape, list)
             or not all(isinstance(x, int) and x >= 0 for x in shape)
         ):
-            raise CheckpointError(
-                f"corrupt safetensors header: tensor {name!r} has no valid shape and offsets", path
-            )
+            return f"corrupt safetensors header: tensor {name!r} has no valid shape and offsets"
         end = max(end, offsets[1])
     if end > data_size:
-        raise CheckpointError(
+        return (
             f"corrupt safetensors data: truncated (its tensors need {end:,} bytes after the "
-            f"header, the file has {data_size:,})",
-            path,
+            f"header, the file has {data_size:,})"
         )
     if end < data_size:
-        raise CheckpointError(
-            f"corrupt safetensors data: {data_size - end:,} bytes after the last tensor", path
-        )
+        return f"corrupt safetensors data: {data_size - end:,} bytes after the last tensor"
+    return None
 
 
-def _check_shapes(spec: ModelSpec, header: dict[str, Any], path: Path) -> None:
-    """Raises unless the header lists exactly the tensors, of the shapes, that the spec needs."""
+def _check_shapes(spec: ModelSpec, found: dict[str, tuple[int, ...]], path: Path) -> None:
+    """Raises unless the file holds exactly the tensors, of the shapes, that the spec needs."""
     try:
         expected = state_shapes(spec)
     except ModelError as error:
         raise CheckpointError(f"embedded model spec: {error.message}", path) from None
-    found = {
-        name: tuple(entry["shape"]) for name, entry in header.items() if name != "__metadata__"
-    }
     missing = sorted(set(expected) - set(found))
     unexpected = sorted(set(found) - set(expected))
     if missing or unexpected:
@@ -192,10 +226,7 @@ def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
     """Reads and validates a checkpoint's metadata, and the names and shapes of its tensors
     against its spec (from the header: the weights themselves are not read)."""
     path = Path(path)
-    header = _read_header(path)
-    metadata = header.get("__metadata__") or {}
-    if not isinstance(metadata, dict):
-        raise CheckpointError("not a safetensors file (__metadata__ is not a JSON object)", path)
+    metadata, shapes = _read_tensor_list(path)
     if f"{_PREFIX}spec" not in metadata:
         raise CheckpointError(
             "safetensors file without wmbench metadata (not written by `wmbench train`)", path
@@ -209,13 +240,13 @@ def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
             continue
         try:
             documents[key[len(_PREFIX) :]] = json.loads(text)
-        except (TypeError, json.JSONDecodeError):
+        except json.JSONDecodeError:
             raise CheckpointError(f"metadata {key}: not valid JSON", path) from None
     try:
         spec = parse_spec(documents.pop("spec"), path)
     except (ConfigError, ModelError) as error:
         raise CheckpointError(f"embedded model spec: {error.message}", path) from None
-    _check_shapes(spec, header, path)
+    _check_shapes(spec, shapes, path)
     return CheckpointInfo(path=path, sha256=file_sha256(path), spec=spec, meta=documents)
 
 

@@ -9,46 +9,18 @@ verdict holds. Nothing here measures or prints.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from wmbench.errors import ConfigError
-from wmbench.reporting.json import FORMAT, VERSION
-from wmbench.results import Results
+from wmbench.results import Results, ResultsDocument, Verdict, describe_point
+from wmbench.schema import MaxErrorGate, NoWarningsGate, RelativeGate
 from wmbench.stats import difference_interval, wilson_interval
-from wmbench.suites.schema import MaxErrorGate, NoWarningsGate, RelativeGate, Scalar
 
 # Errors are differences of fractions wrong/n; float noise in them is far below 1/n for any test
 # set, so comparisons allow this much and "exactly at the bound" holds.
 _EPS = 1e-9
 # The margin of a verdict that failed for want of a measurement: the worst any error can be.
 _UNMEASURED = -1.0
-
-
-@dataclass
-class Verdict:
-    """The outcome of one gate.
-
-    Attributes:
-        name: what was checked, e.g. ``"wm fgsm eps=0.1: error <= 0.3"``.
-        kind: ``"max_error"``, ``"relative"`` or ``"regression"``.
-        passed: whether it held.
-        detail: one line for humans, e.g. ``"error 31.2% > 30.0% (over by 1.2 points)"``.
-        margin: headroom as a fraction of the test set: >= 0 held, < 0 failed by that much.
-    """
-
-    name: str
-    kind: str
-    passed: bool
-    detail: str
-    margin: float
-
-
-def describe_point(params: dict[str, Scalar]) -> str:
-    """``{"eps": 0.1, "steps": 20}`` → ``"eps=0.1 steps=20"`` (empty for no parameters)."""
-    return " ".join(f"{key}={value}" for key, value in params.items())
 
 
 def _percent(error: float) -> str:
@@ -159,67 +131,17 @@ def _relative(results: Results, gate: RelativeGate) -> Verdict:
     return _verdict(name, "relative", margin, detail)
 
 
-def load_baseline(path: str | Path) -> dict[str, Any]:
-    """Reads a results file written by :mod:`wmbench.reporting.json`, to compare a run against.
-
-    Raises:
-        ConfigError: the file is missing, not JSON, not a wmbench results file of a version
-            this wmbench reads, or has no well-formed ``results`` list.
-    """
-    path = Path(path)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("no such baseline file", path) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read baseline: {error}", path) from None
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"not JSON ({error.msg} at line {error.lineno})", path) from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise ConfigError(f'not a wmbench results file (no "format": {FORMAT!r})', path)
-    if document.get("version") != VERSION:
-        raise ConfigError(
-            f"results format version {document.get('version')!r} is not supported "
-            f"(this wmbench reads version {VERSION})",
-            path,
-        )
-    rows = document.get("results")
-    if not isinstance(rows, list):
-        raise ConfigError('missing "results" list', path)
-    for index, row in enumerate(rows):
-        if not (
-            isinstance(row, dict)
-            and isinstance(row.get("model"), str)
-            and isinstance(row.get("perturbation"), str)
-            and isinstance(row.get("params"), dict)
-            and isinstance(row.get("error"), (int, float))
-        ):
-            raise ConfigError(
-                f"results[{index}]: expected model, perturbation, params and error", path
-            )
-    return document
-
-
-def _baseline_error(row: dict[str, Any]) -> float:
-    """The exact fraction when the counts are there, else the stored error."""
-    n, wrong = row.get("n"), row.get("wrong")
-    if isinstance(n, int) and isinstance(wrong, int) and n > 0:
-        return wrong / n
-    return float(row["error"])
-
-
-def check_same_checkpoints(results: Results, baseline: dict[str, Any], path: str | Path) -> None:
+def check_same_checkpoints(results: Results, baseline: ResultsDocument, path: str | Path) -> None:
     """Refuses a baseline whose cells came from other checkpoints than this run's.
 
     Comparing error rates of different weights says nothing about a regression of the code or
     the suite; ``--allow-different-checkpoints`` skips this check when that is what is wanted.
     """
-    old = baseline.get("checkpoints")
-    if not isinstance(old, dict):
+    if baseline.checkpoints is None:
         raise ConfigError("has no checkpoint identities to compare with", path)
     for label, record in results.checkpoints.items():
-        before = old.get(label)
-        before_hash = before.get("sha256") if isinstance(before, dict) else None
+        before = baseline.checkpoints.get(label)
+        before_hash = before.sha256 if before is not None else None
         if before_hash is not None and before_hash != record.sha256:
             raise ConfigError(
                 f"model {label!r} ran on another checkpoint in the baseline (sha256 "
@@ -231,7 +153,7 @@ def check_same_checkpoints(results: Results, baseline: dict[str, Any], path: str
 
 def compare_to_baseline(
     results: Results,
-    baseline: dict[str, Any],
+    baseline: ResultsDocument,
     tolerance: float = 0.01,
     confidence: float | None = None,
 ) -> list[Verdict]:
@@ -243,21 +165,20 @@ def compare_to_baseline(
     above the tolerance. Cells on one side only are ignored, but a baseline that shares no cell
     with this run gives one failed verdict, so that a wrong baseline file cannot pass silently.
     """
-    rows = {_row_key(row): row for row in baseline.get("results", [])}
+    rows = {row.key(): row for row in baseline.results}
     verdicts = []
     for cell in results.cells:
         row = rows.get(cell.key())
         if row is None:
             continue
-        before = _baseline_error(row)
+        before = row.exact_error
         name = f"regression: {cell.model} {cell.perturbation}"
         if cell.params:
             name += f" {describe_point(cell.params)}"
         increase = cell.error - before
         margin = tolerance - increase
-        old_n, old_wrong = row.get("n"), row.get("wrong")
-        if confidence is not None and isinstance(old_n, int) and isinstance(old_wrong, int):
-            low, _ = difference_interval(cell.wrong, cell.n, old_wrong, old_n, confidence)
+        if confidence is not None and row.n is not None and row.wrong is not None:
+            low, _ = difference_interval(cell.wrong, cell.n, row.wrong, row.n, confidence)
             margin = tolerance - low
         change = f"error {_percent(before)} -> {_percent(cell.error)}"
         sign = "+" if increase >= 0 else "-"
@@ -267,14 +188,8 @@ def compare_to_baseline(
             detail = f"{change} ({sign}{_points(increase)} > tolerance {_points(tolerance)})"
         verdicts.append(_verdict(name, "regression", margin, detail))
     if not verdicts:
-        suite = baseline.get("suite")
-        name = suite.get("name") if isinstance(suite, dict) else None
+        name = baseline.suite.name if baseline.suite is not None else None
         where = f" (baseline suite {name!r}, this run {results.suite.name!r})" if name else ""
         detail = f"the baseline shares no cell with this run{where}"
         return [Verdict("regression: baseline", "regression", False, detail, _UNMEASURED)]
     return verdicts
-
-
-def _row_key(row: dict[str, Any]) -> tuple[str, str, tuple[tuple[str, Any], ...]]:
-    """The same identity as :meth:`Cell.key`, for a row of a results document."""
-    return (row["model"], row["perturbation"], tuple(sorted(row["params"].items())))

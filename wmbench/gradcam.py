@@ -12,16 +12,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wmbench.models import BenchmarkModel, feature_module
 
-def grad_cam(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+
+def grad_cam(model: BenchmarkModel, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Grad-CAM maps of ``images`` for the classes the model predicts.
 
     Args:
-        model: a wmbench model (it names its ``feature_layer``), in eval mode.
+        model: a model that keeps the :class:`~wmbench.models.BenchmarkModel` contract (its
+            ``feature_layer`` is hooked), in eval mode.
         images: ``(N, C, H, W)`` in [0, 1].
 
     Returns:
         ``(maps, predictions)``: maps ``(N, H, W)`` in [0, 1], predicted classes ``(N,)``.
+
+    Raises:
+        ModelError: the model's feature layer is not one of its submodules.
     """
     captured: list[torch.Tensor] = []
 
@@ -29,7 +35,7 @@ def grad_cam(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torc
         output.retain_grad()
         captured.append(output)
 
-    layer = model.get_submodule(model.feature_layer)
+    layer = feature_module(model)
     handle = layer.register_forward_hook(keep)
     try:
         with torch.enable_grad():

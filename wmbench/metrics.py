@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from wmbench.layers.weight_map import _WeightMap2d
+from wmbench.layers import WeightMap2d
 
 
 @torch.no_grad()
@@ -47,7 +47,7 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     counts = counter.get_flop_counts()
     prefix = type(model).__name__
     weight_maps = {
-        name: module for name, module in model.named_modules() if isinstance(module, _WeightMap2d)
+        name: module for name, module in model.named_modules() if isinstance(module, WeightMap2d)
     }
     counted_inside = sum(sum(counts.get(f"{prefix}.{name}", {}).values()) for name in weight_maps)
     analytic = sum(layer.macs_per_image for layer in weight_maps.values())

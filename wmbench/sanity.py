@@ -10,9 +10,12 @@ and the JSON, and a ``no_warnings`` gate can require that none fired.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import torch
+from torch import nn
 
 from wmbench.results import Results, SanityWarning
 
@@ -81,6 +84,70 @@ def random_sign_noise(images: torch.Tensor, eps: float, generator: torch.Generat
     """``clamp(x + eps · s, 0, 1)`` with random signs s: noise of the same L∞ size as FGSM."""
     signs = torch.randint(0, 2, images.shape, generator=generator, device=images.device) * 2 - 1
     return torch.clamp(images + eps * signs.to(images.dtype), 0, 1)
+
+
+class PointLike(Protocol):
+    """What the noise check needs to know of a suite point."""
+
+    entry_index: int
+    label: str
+    kind: str
+    params: dict[str, Any]
+
+
+def noise_checked_points(points: Sequence[PointLike]) -> dict[int, float]:
+    """Index → ε of the points compared with random noise: each gradient attack's largest ε."""
+    largest: dict[int, tuple[float, int]] = {}
+    for index, point in enumerate(points):
+        eps = point.params.get("eps")
+        if point.kind in ("fgsm", "pgd") and isinstance(eps, (int, float)):
+            best = largest.get(point.entry_index)
+            if best is None or eps > best[0]:
+                largest[point.entry_index] = (float(eps), index)
+    return {index: eps for eps, index in largest.values()}
+
+
+@dataclass
+class NoiseComparison:
+    """Errors of gradient attacks and of random-sign noise of the same ε, on one batch."""
+
+    attack_wrong: dict[int, int] = field(default_factory=dict)
+    noise_wrong: dict[int, int] = field(default_factory=dict)
+    images: int = 0
+
+    @torch.no_grad()
+    def compare(
+        self,
+        index: int,
+        model: nn.Module,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        eps: float,
+        generator: torch.Generator,
+    ) -> None:
+        """Counts the errors of random-sign noise of size ``eps`` for point ``index``."""
+        noisy = random_sign_noise(images, eps, generator)
+        self.noise_wrong[index] = int((model(noisy).argmax(1) != labels).sum())
+        self.images = len(labels)
+
+    def warnings(
+        self, label: str, points: Sequence[PointLike], checked: dict[int, float]
+    ) -> list[SanityWarning]:
+        found = []
+        for index, eps in checked.items():
+            if index not in self.noise_wrong:
+                continue
+            warning = weaker_than_noise(
+                label,
+                points[index].label,
+                eps,
+                self.attack_wrong.get(index, 0),
+                self.noise_wrong[index],
+                self.images,
+            )
+            if warning is not None:
+                found.append(warning)
+        return found
 
 
 def weaker_than_noise(

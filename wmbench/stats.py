@@ -9,33 +9,34 @@ two Wilson intervals (Newcombe, Stat. Med. 1998, method 10).
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
-
-
-def _z(confidence: float) -> float:
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
-    return NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
 def wilson_interval(wrong: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of the proportion ``wrong / n``."""
+    """Wilson score interval of the proportion ``wrong / n``, computed by scipy.
+
+    An empty sample (``n <= 0``) says nothing: the interval is all of [0, 1].
+    """
     if n <= 0:
         return (0.0, 1.0)
     if not 0 <= wrong <= n:
         raise ValueError(f"wrong must be between 0 and n={n}, got {wrong}")
-    z = _z(confidence)
-    p = wrong / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+    from scipy.stats import binomtest  # lazily: scipy.stats takes about a second to import
+
+    interval = binomtest(wrong, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return (float(interval.low), float(interval.high))
 
 
 def difference_interval(
     wrong_a: int, n_a: int, wrong_b: int, n_b: int, confidence: float = 0.95
 ) -> tuple[float, float]:
-    """Newcombe's interval of ``wrong_a / n_a − wrong_b / n_b`` (independent samples)."""
+    """Newcombe's interval of ``wrong_a / n_a − wrong_b / n_b`` (independent samples).
+
+    Hand-written because no well-kept library has it: scipy has the Wilson interval of one
+    proportion but not Newcombe's hybrid score interval of a difference (1998, method 10), which
+    combines the two Wilson intervals as below.
+    """
     p_a, p_b = wrong_a / n_a, wrong_b / n_b
     low_a, high_a = wilson_interval(wrong_a, n_a, confidence)
     low_b, high_b = wilson_interval(wrong_b, n_b, confidence)

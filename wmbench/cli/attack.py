@@ -13,13 +13,7 @@ from rich.console import Console
 
 from wmbench.cli._console import note, progress_bar, stderr, stdout
 from wmbench.errors import ConfigError
-from wmbench.gates import (
-    check_same_checkpoints,
-    compare_to_baseline,
-    evaluate_gates,
-    load_baseline,
-)
-from wmbench.reporting.json import results_document, results_json, write_results
+from wmbench.gates import check_same_checkpoints, compare_to_baseline, evaluate_gates
 from wmbench.reporting.junit import junit_xml, write_junit
 from wmbench.reporting.table import (
     perturbation_tables,
@@ -27,6 +21,7 @@ from wmbench.reporting.table import (
     verdict_table,
     warning_table,
 )
+from wmbench.results import ResultsDocument
 from wmbench.runtime import resolve_device
 from wmbench.suites import LoadedSuite, load_suite, partial, run_suite
 
@@ -90,7 +85,7 @@ def attack(
     for target in (json_out, junit_out):
         if target not in (None, "-") and Path(target).is_dir():
             raise ConfigError("is a folder; give a file path", target)
-    previous = load_baseline(baseline) if baseline is not None else None
+    previous = ResultsDocument.read(baseline) if baseline is not None else None
 
     writer = _progress_writer(loaded, json_out, device, resume)
     with progress_bar() as progress:
@@ -134,11 +129,11 @@ def attack(
         f"{results.device}, {results.duration_s:.1f} s"
     )
 
-    document = results_document(results, verdicts)
+    document = ResultsDocument.of_run(results, verdicts)
     if json_out == "-":
-        print(results_json(document))
+        print(document.to_json())
     elif json_out is not None:
-        note(f"results written to {write_results(json_out, document)}")
+        note(f"results written to {document.write(json_out)}")
     if junit_out is not None:
         note(f"JUnit written to {write_junit(junit_out, junit_xml(results, verdicts))}")
 

@@ -8,7 +8,7 @@ import typer
 
 from wmbench.cli._console import note
 from wmbench.errors import ConfigError
-from wmbench.gates import load_baseline
+from wmbench.results import ResultsDocument
 
 
 def plot(
@@ -18,7 +18,7 @@ def plot(
     """Draw error and activation-MSE curves of every one-parameter sweep, one panel per family."""
     from wmbench.reporting.plots import plot_sweeps
 
-    document = load_baseline(results)  # the same validation as a baseline file
+    document = ResultsDocument.read(results)
     if out.exists() and not out.is_dir():
         raise ConfigError("exists and is not a folder", out)
     written = plot_sweeps(document, out)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from wmbench.layers.weight_map import UnsharpWeightMap2d, _WeightMap2d
+from wmbench.layers.weight_map import UnsharpWeightMap2d, WeightMap2d
 
 
-def literal_weight_map(layer: _WeightMap2d, x: torch.Tensor) -> torch.Tensor:
+def literal_weight_map(layer: WeightMap2d, x: torch.Tensor) -> torch.Tensor:
     """The output of ``layer`` on ``x`` computed straight from eqs. 1–4."""
-    unsharp = isinstance(layer, UnsharpWeightMap2d)
+    unsharp = isinstance(layer, UnsharpWeightMap2d)  # by type, not by the flag the fast path reads
     k, pad, stride = layer.kernel_size, layer.padding, layer.stride
     ones = torch.ones(1, 1, k, k, dtype=x.dtype, device=x.device)
     outputs = []

@@ -6,26 +6,21 @@ sums the maps of an output channel with a k×k kernel of ones and adds a bias ma
 unsharp variant takes ``s = 2m − m * ones(k×k)`` with "same" zero padding and sums ``s`` over c_i
 before adding the bias map (eqs. 3–4).
 
-Exact efficient form. A convolution with a kernel of ones is linear and the same for every c_i,
-so ``Σ_ci (m * ones) = (Σ_ci m) * ones``. The sum over input channels is therefore a per-pixel
-channel mix ``y[b, c_o, p] = Σ_ci W[c_i, c_o, p] · x[b, c_i, p]`` — one batched matmul over the
-H·W pixels — followed by a single box filter. The ``B × C_in × C_out × H × W`` tensor of the
-literal form is never built.
-
-Memory layout. The matmul wants pixel-major operands, ``(H·W, B, C)``. The weight is stored in
-that order (the parameter is a permuted view, so its shape is still ``(C_in, C_out, H, W)``) and
-the output is returned as an NCHW-shaped view of a pixel-major buffer; elementwise layers keep
-that layout, so a stack of WM layers passes activations between them without copies.
+The layers compute the exact efficient form instead (one channel mix, then one box filter; see
+:mod:`wmbench.layers.functional`); :mod:`wmbench.layers.reference` keeps the literal one.
 """
 
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-__all__ = ["SmoothingWeightMap2d", "UnsharpWeightMap2d", "box_sum"]
+from wmbench.layers.functional import box_sum, weight_map
+
+__all__ = ["SmoothingWeightMap2d", "UnsharpWeightMap2d", "WeightMap2d", "box_sum"]
 
 
 def _pair(size: int | tuple[int, int]) -> tuple[int, int]:
@@ -35,141 +30,44 @@ def _pair(size: int | tuple[int, int]) -> tuple[int, int]:
     return (int(height), int(width))
 
 
-def box_sum(y: torch.Tensor, kernel_size: int, padding: int) -> torch.Tensor:
-    """Sums every ``k×k`` window over the first two dimensions of ``y`` (stride 1).
+class WeightMap2d(nn.Module):
+    """Base of the WM layers: parameters, initialisation, shape checks and the forward pass.
 
-    Equivalent to a convolution with a kernel of ones and zero padding, applied to each of the
-    trailing dimensions independently; exact (shifted additions, no prefix sums).
+    A variant sets ``unsharp`` (which filter follows the channel mix) and ``paddings`` (the
+    padding modes it takes, its default first); the base is not used on its own.
 
     Args:
-        y: tensor of shape ``(H, W, *rest)``.
-        kernel_size: k, the side of the window.
-        padding: zeros added on each side of both spatial dimensions.
-
-    Returns:
-        Tensor of shape ``(H + 2p − k + 1, W + 2p − k + 1, *rest)``.
-    """
-    height, width = y.shape[0], y.shape[1]
-    if padding:
-        padded = y.new_zeros((height + 2 * padding, width + 2 * padding, *y.shape[2:]))
-        padded[padding : padding + height, padding : padding + width] = y
-        y = padded
-    out_h = y.shape[0] - kernel_size + 1
-    out_w = y.shape[1] - kernel_size + 1
-    rows = y[0:out_h].clone() if kernel_size == 1 else y[0:out_h] + y[1 : 1 + out_h]
-    for i in range(2, kernel_size):
-        rows += y[i : i + out_h]
-    out = (
-        rows[:, 0:out_w].clone() if kernel_size == 1 else rows[:, 0:out_w] + rows[:, 1 : 1 + out_w]
-    )
-    for j in range(2, kernel_size):
-        out += rows[:, j : j + out_w]
-    return out
-
-
-def _filter(mixed: torch.Tensor, kernel_size: int, padding: int, unsharp: bool) -> torch.Tensor:
-    """The reduction after the channel mix: box filter (eq. 2) or ``2m − box(m)`` (eq. 3)."""
-    if not unsharp:
-        return box_sum(mixed, kernel_size, padding)
-    out = box_sum(mixed, kernel_size, padding)
-    out.mul_(-1).add_(mixed, alpha=2)
-    return out
-
-
-def _filter_transpose(
-    grad: torch.Tensor, kernel_size: int, padding: int, unsharp: bool
-) -> torch.Tensor:
-    """Adjoint of :func:`_filter`: the kernel of ones is symmetric, so the adjoint of a box sum
-    with padding p is a box sum with padding k − 1 − p ("full" minus the forward padding); the
-    unsharp filter ("same" padding) is its own adjoint."""
-    if unsharp:
-        return _filter(grad, kernel_size, padding, unsharp=True)
-    return box_sum(grad, kernel_size, kernel_size - 1 - padding)
-
-
-class _WeightMapFunction(torch.autograd.Function):
-    """Channel mix + filter with a hand-written backward.
-
-    Autograd's own backward of the slices and of a batched matmul over permuted views spends
-    most of its time zero-filling and copying (one zero tensor per slice, one copy per pixel);
-    the adjoint written out is two batched matmuls and one box filter on contiguous tensors.
+        in_channels: C_in.
+        out_channels: C_out.
+        input_size: spatial size (H, W) of the input; an int means square. The weight maps have
+            this size.
+        kernel_size: k, odd; side of the kernel of ones.
+        padding: ``"valid"`` pads by ``(k − 3) / 2``, so every k shrinks the map by 2 as in the
+            paper's small CNNs; ``"same"`` pads by ``(k − 1) / 2`` and keeps the size. None: the
+            variant's default.
+        stride: take every stride-th output pixel, as a strided convolution would.
     """
 
-    @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: torch.autograd.function.FunctionCtx,
-        x: torch.Tensor,
-        weight: torch.Tensor,
-        bias: torch.Tensor,
-        geometry: tuple[int, int, int, bool],
-    ) -> torch.Tensor:
-        kernel_size, padding, stride, unsharp = geometry
-        batch, in_channels, height, width = x.shape
-        out_channels = weight.shape[1]
-        # Views when x is already pixel-major (the output of another WM layer), else one copy.
-        pixels = x.permute(2, 3, 0, 1).contiguous().view(height * width, batch, in_channels)
-        matrices = weight.permute(2, 3, 0, 1).reshape(height * width, in_channels, out_channels)
-        if in_channels == 1:  # a broadcast product; bmm with an inner size of 1 loops per pixel
-            mixed = (pixels * matrices).view(height, width, batch, out_channels)
-        else:
-            mixed = torch.bmm(pixels, matrices).view(height, width, batch, out_channels)
-        out = _filter(mixed, kernel_size, padding, unsharp)
-        if stride > 1:
-            out = out[::stride, ::stride]
-        ctx.save_for_backward(pixels, matrices)
-        ctx.geometry = geometry
-        ctx.full_size = (
-            height + 2 * padding - kernel_size + 1,
-            width + 2 * padding - kernel_size + 1,
-        )
-        return out.permute(2, 3, 0, 1) + bias
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor):  # type: ignore[override]
-        pixels, matrices = ctx.saved_tensors
-        kernel_size, padding, stride, unsharp = ctx.geometry
-        pixel_count, batch, in_channels = pixels.shape
-        out_channels = matrices.shape[2]
-        grad_out = grad.permute(2, 3, 0, 1)  # (H', W', B, C_out): contiguous for our outputs
-        grad_bias = None
-        if ctx.needs_input_grad[2]:  # summed over the batch in pixel-major order: a fast reduction
-            grad_bias = grad_out.sum(2).permute(2, 0, 1)
-        if stride > 1:
-            full = grad.new_zeros((*ctx.full_size, batch, out_channels))
-            full[::stride, ::stride] = grad_out
-            grad_out = full
-        grad_mixed = _filter_transpose(grad_out.contiguous(), kernel_size, padding, unsharp)
-        height, width = grad_mixed.shape[0], grad_mixed.shape[1]
-        grad_mixed = grad_mixed.reshape(pixel_count, batch, out_channels)
-        grad_x = grad_weight = None
-        if ctx.needs_input_grad[0]:
-            grad_x = torch.bmm(grad_mixed, matrices.transpose(1, 2))
-            grad_x = grad_x.view(height, width, batch, in_channels).permute(2, 3, 0, 1)
-        if ctx.needs_input_grad[1] and in_channels == 1:
-            grad_weight = (pixels * grad_mixed).sum(1, keepdim=True)
-            grad_weight = grad_weight.view(height, width, in_channels, out_channels)
-            grad_weight = grad_weight.permute(2, 3, 0, 1)
-        elif ctx.needs_input_grad[1]:
-            grad_weight = torch.bmm(pixels.transpose(1, 2), grad_mixed)
-            grad_weight = grad_weight.view(height, width, in_channels, out_channels)
-            grad_weight = grad_weight.permute(2, 3, 0, 1)
-        return grad_x, grad_weight, grad_bias, None
-
-
-class _WeightMap2d(nn.Module):
-    """Shared parameters and channel mix of the two WM variants."""
+    unsharp: ClassVar[bool]
+    paddings: ClassVar[tuple[str, ...]]
 
     def __init__(
         self,
         in_channels: int,
         out_channels: int,
         input_size: int | tuple[int, int],
-        kernel_size: int,
-        padding: int,
-        stride: int,
+        kernel_size: int = 3,
+        *,
+        padding: str | None = None,
+        stride: int = 1,
     ) -> None:
         super().__init__()
+        padding = self.paddings[0] if padding is None else padding
+        if padding not in self.paddings:
+            modes = " or ".join(repr(mode) for mode in self.paddings)
+            raise ValueError(f"padding must be {modes}, got {padding!r}")
+        if padding == "valid" and kernel_size < 3:
+            raise ValueError("padding='valid' needs kernel_size >= 3")
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
         if stride < 1:
@@ -178,11 +76,11 @@ class _WeightMap2d(nn.Module):
         self.out_channels = out_channels
         self.input_size = _pair(input_size)
         self.kernel_size = kernel_size
-        self.padding = padding
+        self.padding = (kernel_size - 3) // 2 if padding == "valid" else (kernel_size - 1) // 2
         self.stride = stride
         height, width = self.input_size
-        full_h = height + 2 * padding - kernel_size + 1
-        full_w = width + 2 * padding - kernel_size + 1
+        full_h = height + 2 * self.padding - kernel_size + 1
+        full_w = width + 2 * self.padding - kernel_size + 1
         if full_h < 1 or full_w < 1:
             raise ValueError(
                 f"input_size {self.input_size} is too small for kernel_size {kernel_size}"
@@ -220,8 +118,9 @@ class _WeightMap2d(nn.Module):
                 f"{type(self).__name__} expects input of shape (B, {self.in_channels}, "
                 f"{self.input_size[0]}, {self.input_size[1]}), got {tuple(x.shape)}"
             )
-        geometry = (self.kernel_size, self.padding, self.stride, self._unsharp)
-        return _WeightMapFunction.apply(x, self.weight, self.bias, geometry)
+        return weight_map(
+            x, self.weight, self.bias, self.kernel_size, self.padding, self.stride, self.unsharp
+        )
 
     def extra_repr(self) -> str:
         return (
@@ -230,7 +129,7 @@ class _WeightMap2d(nn.Module):
         )
 
 
-class SmoothingWeightMap2d(_WeightMap2d):
+class SmoothingWeightMap2d(WeightMap2d):
     """Smoothing weight map layer (Amer & Maul, eqs. 1–2).
 
     ``o[c_o] = Σ_ci (W[c_i, c_o] ⊙ x[c_i]) * ones(k×k) + b[c_o]``.
@@ -256,27 +155,11 @@ class SmoothingWeightMap2d(_WeightMap2d):
         torch.Size([4, 32, 26, 26])
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        input_size: int | tuple[int, int],
-        kernel_size: int = 3,
-        *,
-        padding: str = "valid",
-        stride: int = 1,
-    ) -> None:
-        if padding not in ("valid", "same"):
-            raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
-        if padding == "valid" and kernel_size < 3:
-            raise ValueError("padding='valid' needs kernel_size >= 3")
-        pad = (kernel_size - 3) // 2 if padding == "valid" else (kernel_size - 1) // 2
-        super().__init__(in_channels, out_channels, input_size, kernel_size, pad, stride)
-
-    _unsharp = False
+    unsharp = False
+    paddings = ("valid", "same")
 
 
-class UnsharpWeightMap2d(_WeightMap2d):
+class UnsharpWeightMap2d(WeightMap2d):
     """Unsharp weight map layer (Amer & Maul, eqs. 1, 3–4).
 
     ``s = 2m − m * ones(k×k)`` with "same" zero padding, ``o[c_o] = Σ_ci s[c_i, c_o] + b[c_o]``.
@@ -287,6 +170,7 @@ class UnsharpWeightMap2d(_WeightMap2d):
         out_channels: C_out.
         input_size: spatial size (H, W) of the input; an int means square.
         kernel_size: k, odd; side of the kernel of ones.
+        padding: only ``"same"`` (the default): eq. 3 keeps the size.
         stride: take every stride-th output pixel, as a strided "same" convolution would.
 
     Shapes:
@@ -299,17 +183,5 @@ class UnsharpWeightMap2d(_WeightMap2d):
         torch.Size([4, 32, 28, 28])
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        input_size: int | tuple[int, int],
-        kernel_size: int = 3,
-        *,
-        stride: int = 1,
-    ) -> None:
-        super().__init__(
-            in_channels, out_channels, input_size, kernel_size, (kernel_size - 1) // 2, stride
-        )
-
-    _unsharp = True
+    unsharp = True
+    paddings = ("same",)

@@ -1,4 +1,5 @@
-"""Model families and the zoo registry; importing this registers every family."""
+"""Model families, the zoo registry and the model contract; importing this registers every
+family."""
 
 from wmbench.models import (
     cnn,  # noqa: F401  (registers the family)
@@ -6,9 +7,7 @@ from wmbench.models import (
     resnet,  # noqa: F401  (registers the family)
 )
 from wmbench.models._registry import (
-    ModelSpec,
     build_model,
-    check_input_shape,
     create_model,
     get_spec,
     list_families,
@@ -16,19 +15,27 @@ from wmbench.models._registry import (
     load_spec,
     parse_spec,
     register_family,
+    state_shapes,
     zoo_dir,
 )
+from wmbench.models.base import BenchmarkModel, ZooModel, check_model, feature_module
+from wmbench.models.spec import ModelSpec, check_input_shape
 
 __all__ = [
+    "BenchmarkModel",
     "ModelSpec",
+    "ZooModel",
     "build_model",
     "check_input_shape",
+    "check_model",
     "create_model",
+    "feature_module",
     "get_spec",
     "list_families",
     "list_models",
     "load_spec",
     "parse_spec",
     "register_family",
+    "state_shapes",
     "zoo_dir",
 ]

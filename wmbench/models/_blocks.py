@@ -1,14 +1,22 @@
-"""The one place where a layer kind (``conv``, ``wm-smooth``, ``wm-unsharp``) becomes a module.
+"""Pieces the families share: layer kinds made into modules, and the pooled-classifier skeleton.
 
-Builders of every family describe their layers by kind and call :func:`make_layer`, which also
+:func:`make_layer` is the one place where a layer kind (``conv``, ``wm-smooth``, ``wm-unsharp``)
+becomes a module. Builders of every family describe their layers by kind and call it; it also
 returns the spatial size the layer produces, so builders can size the weight maps that follow.
+:class:`PooledClassifier` is the body → global average pooling → linear head that ResNet and
+DenseNet both end with.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from typing import Any
+
+import torch
 from torch import nn
 
 from wmbench.layers import SmoothingWeightMap2d, UnsharpWeightMap2d
+from wmbench.models.base import ZooModel
 
 LAYER_KINDS = ("conv", "wm-smooth", "wm-unsharp")
 PATTERNS = ("all", "alternating")
@@ -93,3 +101,44 @@ def make_layer(
             in_channels, out_channels, input_size, kernel_size, stride=stride
         )
     return layer, layer.output_size[0]
+
+
+def as_tuples(args: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """``args`` with the lists a YAML spec gives under ``keys`` made tuples (in place)."""
+    for key in keys:
+        if key in args:
+            args[key] = tuple(args[key])
+    return args
+
+
+class PooledClassifier(ZooModel):
+    """``fc(flatten(pool(body(x))))``: a body, global average pooling and one linear layer.
+
+    State-dict keys are ``body.*``, ``fc.weight`` and ``fc.bias`` (checkpoints depend on them).
+
+    Args:
+        body: the named modules of the body, in forward order.
+        activation: name, inside the body's last module, of the ReLU that is the feature layer.
+        width: channels the body produces.
+        in_channels: channels of the input image.
+        input_size: side of the square input image.
+        num_classes: outputs of the classifier.
+    """
+
+    def __init__(
+        self,
+        body: OrderedDict[str, nn.Module],
+        activation: str,
+        width: int,
+        in_channels: int,
+        input_size: int,
+        num_classes: int,
+    ) -> None:
+        feature_layer = f"body.{next(reversed(body))}.{activation}"
+        super().__init__(in_channels, input_size, num_classes, feature_layer=feature_layer)
+        self.body = nn.Sequential(body)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.body(x)), 1))

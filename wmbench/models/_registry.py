@@ -1,9 +1,11 @@
 """The model zoo: YAML specs (data) in top-level ``models/``, builders (code) registered here.
 
 After timm's ``register_model`` / ``create_model`` / ``list_models``: a variant is one spec file
-naming a family and its arguments; a family is one registered builder function. Every built model
-carries ``feature_layer``, the name of the submodule whose output is the feature-layer activation
-(the last convolutional or WM layer, after its nonlinearity) that the activation-MSE metric reads.
+naming a family and its arguments; a family is one registered builder function returning a
+:class:`~wmbench.models.base.ZooModel`. Every built model keeps that contract: its ``spec``, its
+``feature_layer`` (the submodule whose output is the feature-layer activation — the last
+convolutional or WM layer, after its nonlinearity — that the activation-MSE metric reads), its
+``input_shape`` and ``num_classes``.
 """
 
 from __future__ import annotations
@@ -17,69 +19,22 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from torch import nn
+from pydantic import ValidationError
 
 from wmbench._yaml import one_line, read_yaml, validation_message
 from wmbench.errors import ConfigError, ModelError
+from wmbench.models.base import ZooModel
+from wmbench.models.spec import ModelSpec
 
-Builder = Callable[..., nn.Module]
+Builder = Callable[..., ZooModel]
 _FAMILIES: dict[str, Builder] = {}
 
 ZOO_ENV = "WMBENCH_ZOO"
 MAX_PARAMETERS = 2**33  # 32 GiB of float32: far beyond any model of this benchmark
 
 
-class InputSpec(BaseModel):
-    """Shape of one input image."""
-
-    model_config = ConfigDict(extra="forbid")
-    channels: int = Field(1, ge=1)
-    size: int = Field(28, ge=1)
-
-
-class PaperFigures(BaseModel):
-    """What the paper reports for this variant (as printed there), for side-by-side tables."""
-
-    model_config = ConfigDict(extra="forbid")
-    table: int
-    params: str | None = None
-    gflops: float | None = None
-    test_error: float | None = None
-    test_error_std: float | None = None
-
-
-class ModelSpec(BaseModel):
-    """One model of the zoo: a family and the arguments of its builder."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1)
-    family: str
-    description: str = ""
-    input: InputSpec = InputSpec()
-    num_classes: int = Field(10, ge=2)
-    args: dict[str, Any] = {}
-    paper: PaperFigures | None = None
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """``(channels, height, width)`` of one input image."""
-        return (self.input.channels, self.input.size, self.input.size)
-
-
-def check_input_shape(
-    spec: ModelSpec, shape: tuple[int, ...], source: str | Path | None, data: str = "the data set"
-) -> None:
-    """Raises :class:`ModelError` naming ``source`` when ``spec`` does not take ``shape`` images."""
-    if tuple(shape) != spec.input_shape:
-        raise ModelError(
-            f"model {spec.name!r} takes {spec.input_shape} inputs, {data} has {tuple(shape)}",
-            source,
-        )
-
-
 def register_family(name: str) -> Callable[[Builder], Builder]:
-    """Registers ``builder(in_channels, input_size, num_classes, **args) -> nn.Module``."""
+    """Registers ``builder(in_channels, input_size, num_classes, **args) -> ZooModel``."""
 
     def decorate(builder: Builder) -> Builder:
         _FAMILIES[name] = builder
@@ -168,8 +123,8 @@ def get_spec(name_or_path: str | Path) -> ModelSpec:
     return spec
 
 
-def build_model(spec: ModelSpec) -> nn.Module:
-    """Builds the untrained model a spec describes."""
+def build_model(spec: ModelSpec) -> ZooModel:
+    """Builds the untrained model a spec describes; its ``spec`` is ``spec``."""
     builder = _FAMILIES[spec.family]
     try:
         model = builder(
@@ -182,6 +137,11 @@ def build_model(spec: ModelSpec) -> nn.Module:
         raise ModelError(f"model {spec.name!r}: args: {one_line(str(error))}") from None
     except RuntimeError as error:  # torch refusing a tensor this size, e.g. out of memory
         raise ModelError(f"model {spec.name!r}: cannot be built: {one_line(str(error))}") from None
+    if not isinstance(model, ZooModel):  # a family registered outside the zoo
+        raise TypeError(
+            f"the builder of family {spec.family!r} returned a {type(model).__name__}, "
+            "not a wmbench.models.ZooModel"
+        )
     model.spec = spec
     return model
 
@@ -197,7 +157,7 @@ def state_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
     return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
 
 
-def create_model(name_or_spec: str | Path | ModelSpec) -> nn.Module:
+def create_model(name_or_spec: str | Path | ModelSpec) -> ZooModel:
     """Builds a zoo model by name, spec file or spec object (untrained)."""
     spec = name_or_spec if isinstance(name_or_spec, ModelSpec) else get_spec(name_or_spec)
     return build_model(spec)

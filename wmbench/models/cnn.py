@@ -15,6 +15,7 @@ from torch import nn
 
 from wmbench.models._blocks import check_count, make_layer
 from wmbench.models._registry import register_family
+from wmbench.models.base import ZooModel
 
 
 class InputScale(nn.Module):
@@ -28,24 +29,34 @@ class InputScale(nn.Module):
         return x * self.weight
 
 
-class SmallCNN(nn.Module):
-    """A three-layer body of conv or WM layers and a two-layer MLP head."""
+class SmallCNN(ZooModel):
+    """A three-layer body of conv or WM layers and a two-layer MLP head.
 
-    feature_layer = "body.act3"
+    Args:
+        in_channels: channels of the input image.
+        input_size: side of the square input image.
+        num_classes: outputs of the classifier.
+        layers: kind of the three body layers: ``conv``, ``wm-smooth`` or ``wm-unsharp``.
+        channels: widths of the three body layers.
+        kernel_size: odd kernel side (of ones, for WM layers).
+        batchnorm: BatchNorm right before each ReLU of the body.
+        input_scale: multiply the input by a learned map first.
+        hidden: width of the head's hidden layer.
+    """
 
     def __init__(
         self,
         in_channels: int,
         input_size: int,
         num_classes: int,
-        layer: str = "conv",
+        layers: str = "conv",
         channels: tuple[int, ...] = (33, 33, 8),
         kernel_size: int = 3,
         batchnorm: bool = False,
         input_scale: bool = False,
         hidden: int = 64,
     ) -> None:
-        super().__init__()
+        super().__init__(in_channels, input_size, num_classes, feature_layer="body.act3")
         if len(channels) != 3:
             raise ValueError(f"channels must list 3 widths, got {list(channels)}")
         check_count("hidden", hidden)
@@ -56,7 +67,7 @@ class SmallCNN(nn.Module):
         body: OrderedDict[str, nn.Module] = OrderedDict()
         size, width = input_size, in_channels
         for index, out_channels in enumerate(channels, start=1):
-            body[f"layer{index}"], size = make_layer(layer, width, out_channels, size, kernel_size)
+            body[f"layer{index}"], size = make_layer(layers, width, out_channels, size, kernel_size)
             if batchnorm:
                 body[f"bn{index}"] = nn.BatchNorm2d(out_channels)
             body[f"act{index}"] = nn.ReLU()
@@ -77,7 +88,15 @@ class SmallCNN(nn.Module):
 
 @register_family("cnn")
 def build_cnn(in_channels: int, input_size: int, num_classes: int, **args: object) -> SmallCNN:
-    """Builds a Table 1 CNN; args: layer, channels, kernel_size, batchnorm, input_scale, hidden."""
+    """Builds a Table 1 CNN; args: layers, channels, kernel_size, batchnorm, input_scale, hidden.
+
+    ``layer``, the old name of ``layers``, is still taken, so the specs embedded in checkpoints
+    written before the rename build the same model.
+    """
+    if "layer" in args:
+        if "layers" in args:
+            raise ValueError("layer is the old name of layers; give only layers")
+        args["layers"] = args.pop("layer")
     if "channels" in args:
         if not isinstance(args["channels"], (list, tuple)):
             raise ValueError(f"channels must list 3 widths, got {args['channels']!r}")

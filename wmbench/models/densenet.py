@@ -15,7 +15,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from wmbench.models._blocks import layer_kind, make_layer
+from wmbench.models._blocks import PooledClassifier, as_tuples, layer_kind, make_layer
 from wmbench.models._registry import register_family
 
 
@@ -43,7 +43,7 @@ class DenseLayer(nn.Module):
         return torch.cat([x, self.act(self.layer(x))], dim=1)
 
 
-class DenseNet(nn.Module):
+class DenseNet(PooledClassifier):
     """First layer, dense blocks with max pooling between them, pooling and a classifier.
 
     Args:
@@ -72,7 +72,6 @@ class DenseNet(nn.Module):
         blocks: tuple[int, ...] = (2, 4, 8, 16),
         kernel_size: int = 3,
     ) -> None:
-        super().__init__()
         if not blocks or min(blocks) < 1:
             raise ValueError(f"blocks must list at least one layer per block, got {list(blocks)}")
         body: OrderedDict[str, nn.Module] = OrderedDict()
@@ -100,13 +99,7 @@ class DenseNet(nn.Module):
                     kind, width, growth, size, kernel_size
                 )
                 width, index = width + growth, index + 1
-        self.body = nn.Sequential(body)
-        self.feature_layer = f"body.{next(reversed(body))}.act"
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(width, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.pool(self.body(x)), 1))
+        super().__init__(body, "act", width, in_channels, input_size, num_classes)
 
 
 @register_family("densenet")
@@ -121,6 +114,5 @@ def build_densenet(in_channels: int, input_size: int, num_classes: int, **args: 
     Dense layers have no batchnorm and no 1×1 bottleneck, and blocks no transition convs: Table 4
     names none of them.
     """
-    if "blocks" in args:
-        args["blocks"] = tuple(args["blocks"])  # type: ignore[arg-type]
+    as_tuples(args, "blocks")
     return DenseNet(in_channels, input_size, num_classes, **args)  # type: ignore[arg-type]

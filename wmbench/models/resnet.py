@@ -15,7 +15,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from wmbench.models._blocks import layer_kind, make_layer
+from wmbench.models._blocks import PooledClassifier, as_tuples, layer_kind, make_layer
 from wmbench.models._registry import register_family
 
 
@@ -68,7 +68,7 @@ class ResBlock(nn.Module):
         return self.act2(self.layer2(self.act1(self.layer1(x))) + self.shortcut(x))
 
 
-class ResNet(nn.Module):
+class ResNet(PooledClassifier):
     """Stages of ResBlocks, global average pooling and a linear classifier.
 
     Args:
@@ -93,7 +93,6 @@ class ResNet(nn.Module):
         channels: tuple[int, ...] = (8, 16, 32, 64),
         kernel_size: int = 3,
     ) -> None:
-        super().__init__()
         if len(blocks) != len(channels) or not blocks:
             raise ValueError(f"blocks {list(blocks)} and channels {list(channels)} must pair up")
         if min(blocks) < 1:
@@ -112,13 +111,7 @@ class ResNet(nn.Module):
                 )
                 body[f"stage{stage}_block{block}"] = res_block
                 size, width, index = res_block.output_size, out_channels, index + 2
-        self.body = nn.Sequential(body)
-        self.feature_layer = f"body.{next(reversed(body))}.act2"
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(width, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.pool(self.body(x)), 1))
+        super().__init__(body, "act2", width, in_channels, input_size, num_classes)
 
 
 @register_family("resnet")
@@ -139,7 +132,5 @@ def build_resnet(in_channels: int, input_size: int, num_classes: int, **args: ob
       included, stays conv.
     - No stem (the first block takes the image) and no batchnorm: Table 3 names neither.
     """
-    for key in ("blocks", "channels"):
-        if key in args:
-            args[key] = tuple(args[key])  # type: ignore[arg-type]
+    as_tuples(args, "blocks", "channels")
     return ResNet(in_channels, input_size, num_classes, **args)  # type: ignore[arg-type]

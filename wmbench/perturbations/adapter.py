@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from wmbench.errors import ConfigError
-from wmbench.perturbations.base import Perturbation
+from wmbench.perturbations.base import Perturbation, SharedWork
 
 # Wrappers that are not attacks on their own, and the identity "attack".
 _EXCLUDED = {"Attack", "MultiAttack", "LGV", "VANILA"}
@@ -41,15 +41,17 @@ def torchattacks_class(name: str) -> type | None:
     return getattr(torchattacks, name) if name in torchattacks_names() else None
 
 
-class TorchattacksPerturbation(Perturbation):
+class TorchattacksAttack(Perturbation):
     """Runs ``torchattacks.<attack>(model, **args)`` on each batch.
+
+    The attack object is kept for the model it was last built for, and only that one: a suite
+    measures its models one after another, so a new model replaces the old attack (and lets the
+    old model be freed) instead of piling up one attack per model.
 
     Args:
         attack: class name in torchattacks, e.g. ``"PGD"`` or ``"DeepFool"``.
         **args: the attack's constructor arguments.
     """
-
-    kind = "torchattacks"
 
     def __init__(self, attack: str, **args: Any) -> None:
         super().__init__(**args)
@@ -58,37 +60,34 @@ class TorchattacksPerturbation(Perturbation):
             raise ConfigError(f"{attack!r} is not an attack of torchattacks")
         self.attack_name = attack
         self._cls = cls
-        self._attacks: dict[int, Any] = {}
+        self._model: nn.Module | None = None
+        self._attack: Any = None
 
     def _attack_for(self, model: nn.Module) -> Any:
-        key = id(model)
-        if key not in self._attacks:
+        if self._model is not model:
             try:
-                self._attacks[key] = self._cls(model, **self.params)
+                self._attack = self._cls(model, **self.params)
             except (TypeError, ValueError) as error:
                 raise ConfigError(f"{self.attack_name}: {error}") from None
-        return self._attacks[key]
+            self._model = model
+        return self._attack
 
-    def __call__(
-        self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **_: object
+    def perturb(
+        self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, shared: SharedWork
     ) -> torch.Tensor:
-        adversarial = self._attack_for(model)(images.detach(), labels)
+        adversarial = self._attack_for(model)(images, labels)
         return torch.clamp(adversarial.detach(), min=0, max=1)
 
 
-class Pgd(TorchattacksPerturbation):
+class PgdAttack(TorchattacksAttack):
     """Projected gradient descent, L∞ (Madry et al., arXiv:1706.06083) via ``torchattacks.PGD``."""
-
-    kind = "pgd"
 
     def __init__(self, eps: float, alpha: float, steps: int, random_start: bool = True) -> None:
         super().__init__("PGD", eps=eps, alpha=alpha, steps=steps, random_start=random_start)
 
 
-class Cw(TorchattacksPerturbation):
+class CwAttack(TorchattacksAttack):
     """Carlini–Wagner L2 (arXiv:1608.04644) via ``torchattacks.CW``."""
-
-    kind = "cw"
 
     def __init__(self, c: float, kappa: float, steps: int, lr: float) -> None:
         super().__init__("CW", c=c, kappa=kappa, steps=steps, lr=lr)

@@ -4,12 +4,14 @@ Like torchattacks' ``Attack.forward``, a perturbation takes a batch of images in
 ``(N, C, H, W)`` and their labels ``(N,)``, and returns perturbed images of the same shape, still
 in [0, 1]. The model is in eval mode. Two optional inputs let a runner share work: the gradient of
 the cross-entropy loss with respect to the clean images (one backward pass serves every ε of an
-FGSM sweep) and a seeded generator for random noise.
+FGSM sweep) and a seeded generator for random noise. An implementation writes :meth:`perturb`;
+the suite file's entry (:mod:`wmbench.schema.perturbations`) names it and gives its parameters.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -17,23 +19,33 @@ import torch.nn.functional as F
 from torch import nn
 
 
+@dataclass(frozen=True)
+class SharedWork:
+    """What a runner may hand a perturbation instead of letting it compute it.
+
+    Attributes:
+        input_gradient: the gradient of the mean cross-entropy loss w.r.t. the clean images.
+        generator: the source of random numbers (seeded per suite, point and batch).
+    """
+
+    input_gradient: torch.Tensor | None = None
+    generator: torch.Generator | None = None
+
+
 class Perturbation(ABC):
     """Base of every perturbation.
 
     Attributes:
-        kind: the suite file's ``kind`` for it.
-        uses_input_gradient: True when :meth:`__call__` can take the clean input gradient
+        uses_input_gradient: True when :meth:`perturb` can take the clean input gradient
             instead of computing it.
         params: the parameter values it was built with, by name.
     """
 
-    kind: ClassVar[str]
     uses_input_gradient: ClassVar[bool] = False
 
     def __init__(self, **params: object) -> None:
         self.params = params
 
-    @abstractmethod
     def __call__(
         self,
         model: nn.Module,
@@ -44,6 +56,13 @@ class Perturbation(ABC):
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Returns the perturbed images (detached, in [0, 1])."""
+        return self.perturb(model, images.detach(), labels, SharedWork(input_gradient, generator))
+
+    @abstractmethod
+    def perturb(
+        self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, shared: SharedWork
+    ) -> torch.Tensor:
+        """The perturbed images of a detached batch."""
 
     def __repr__(self) -> str:
         args = ", ".join(f"{key}={value!r}" for key, value in self.params.items())

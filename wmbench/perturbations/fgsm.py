@@ -10,35 +10,29 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from wmbench.perturbations.base import Perturbation, loss_input_gradient
+from wmbench.perturbations.base import Perturbation, SharedWork, loss_input_gradient
 
 
-class Fgsm(Perturbation):
+class FgsmAttack(Perturbation):
     """FGSM with step ``eps``.
 
     Args:
         eps: L∞ size of the step (≥ 0).
 
     Example:
-        >>> adv = Fgsm(eps=0.1)(model, images, labels)
+        >>> adv = FgsmAttack(eps=0.1)(model, images, labels)
     """
 
-    kind = "fgsm"
     uses_input_gradient = True
 
     def __init__(self, eps: float) -> None:
         super().__init__(eps=eps)
         self.eps = float(eps)
 
-    def __call__(
-        self,
-        model: nn.Module,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        *,
-        input_gradient: torch.Tensor | None = None,
-        **_: object,
+    def perturb(
+        self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, shared: SharedWork
     ) -> torch.Tensor:
-        if input_gradient is None:
-            input_gradient = loss_input_gradient(model, images, labels)
-        return torch.clamp(images.detach() + self.eps * input_gradient.sign(), min=0, max=1)
+        gradient = shared.input_gradient
+        if gradient is None:
+            gradient = loss_input_gradient(model, images, labels)
+        return torch.clamp(images + self.eps * gradient.sign(), min=0, max=1)

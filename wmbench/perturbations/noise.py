@@ -12,16 +12,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from wmbench.perturbations.base import Perturbation
+from wmbench.perturbations.base import Perturbation, SharedWork
 
 
-class Clean(Perturbation):
+class CleanImages(Perturbation):
     """The images as they are."""
 
-    kind = "clean"
-
-    def __call__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **_: object):
-        return images.detach()
+    def perturb(
+        self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, shared: SharedWork
+    ) -> torch.Tensor:
+        return images
 
 
 def renormalise(images: torch.Tensor) -> torch.Tensor:
@@ -42,22 +42,14 @@ class UniformNoise(Perturbation):
         >>> noisy = UniformNoise(upper=0.5)(model, images, labels, generator=generator)
     """
 
-    kind = "uniform"
-
     def __init__(self, upper: float) -> None:
         super().__init__(upper=upper)
         self.upper = float(upper)
 
-    def __call__(
-        self,
-        model: nn.Module,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        *,
-        generator: torch.Generator | None = None,
-        **_: object,
+    def perturb(
+        self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, shared: SharedWork
     ) -> torch.Tensor:
         noise = torch.rand(
-            images.shape, generator=generator, device=images.device, dtype=images.dtype
+            images.shape, generator=shared.generator, device=images.device, dtype=images.dtype
         )
-        return renormalise(images.detach() + self.upper * noise)
+        return renormalise(images + self.upper * noise)

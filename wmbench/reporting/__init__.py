@@ -1,5 +1,7 @@
-"""Reporting: formats :class:`~wmbench.results.Results` and verdicts, and never computes them.
+"""Reporting: formats :class:`~wmbench.results.Results`, verdicts and results files, and never
+computes them.
 
-``table`` (rich tables for the terminal), ``json`` (the versioned results file, see
-docs/results-json.md) and ``junit`` (JUnit XML for CI).
+``table`` (rich tables for the terminal), ``junit`` (JUnit XML for CI), ``plots`` (matplotlib
+figures, imported lazily) and ``reproduction`` (the Markdown report of ``wmbench reproduce``).
+The results file itself is owned by :mod:`wmbench.results.document`.
 """

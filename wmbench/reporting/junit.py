@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from wmbench._io import write_text_atomic
-
-if TYPE_CHECKING:
-    from wmbench.gates import Verdict
-    from wmbench.results import Results
+from wmbench.results import Results, Verdict
 
 
 def junit_xml(results: Results, verdicts: list[Verdict]) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from wmbench._io import atomic_path
+from wmbench.results import CellRow, ResultsDocument
 
 FAMILY_ORDER = ("cnn", "resnet", "densenet")
 _TITLES = {"uniform": "uniform noise upper bound", "fgsm": "FGSM ε"}
@@ -35,37 +36,37 @@ def _save(figure: Any, path: Path) -> Path:
     return path
 
 
-def sweep_series(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def sweep_series(document: ResultsDocument) -> dict[str, dict[str, Any]]:
     """Per perturbation label with one varying parameter: its name, and for each family and
     model, the (value, error, mse) points in sweep order."""
-    checkpoints = document.get("checkpoints", {})
-    by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in document.get("results", []):
-        by_label[row["perturbation"]].append(row)
+    by_label: dict[str, list[CellRow]] = defaultdict(list)
+    for row in document.results:
+        by_label[row.perturbation].append(row)
     series: dict[str, dict[str, Any]] = {}
     for label, rows in by_label.items():
         varying = [
             key
-            for key in rows[0]["params"]
-            if len({str(row["params"].get(key)) for row in rows}) > 1
-            and all(isinstance(row["params"].get(key), (int, float)) for row in rows)
+            for key in rows[0].params
+            if len({str(row.params.get(key)) for row in rows}) > 1
+            and all(isinstance(row.params.get(key), (int, float)) for row in rows)
         ]
         if len(varying) != 1:
             continue
         (parameter,) = varying
         families: dict[str, dict[str, list[tuple[float, float, float]]]] = defaultdict(dict)
         for row in rows:
-            family = checkpoints.get(row["model"], {}).get("family", "other")
-            points = families[family].setdefault(row["model"], [])
-            points.append((row["params"][parameter], row["error"], row["activation_mse"]))
+            family = document.family_of(row.model)
+            family = "other" if family is None else family
+            points = families[family].setdefault(row.model, [])
+            points.append((row.params[parameter], row.error, row.activation_mse))
         for models in families.values():
             for points in models.values():
                 points.sort()
-        series[label] = {"parameter": parameter, "kind": rows[0]["kind"], "families": families}
+        series[label] = {"parameter": parameter, "kind": rows[0].kind, "families": families}
     return series
 
 
-def plot_sweeps(document: dict[str, Any], out_dir: str | Path) -> list[Path]:
+def plot_sweeps(document: ResultsDocument, out_dir: str | Path) -> list[Path]:
     """Draws ``<label>-error.png`` and ``<label>-mse.png`` for every one-parameter sweep."""
     plt = _pyplot()
     out_dir = Path(out_dir)

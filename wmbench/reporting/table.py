@@ -10,9 +10,8 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from wmbench.gates import Verdict, describe_point
-from wmbench.results import Cell, Results
-from wmbench.suites.schema import Scalar, TorchattacksEntry
+from wmbench.results import Cell, Results, Verdict, describe_point
+from wmbench.schema import Scalar, TorchattacksEntry
 
 BEST = "★"
 _BEST_STYLE = "bold green"

@@ -23,7 +23,8 @@ from wmbench.data import IMAGE_SHAPES
 from wmbench.errors import CheckpointError, ConfigError
 from wmbench.models import check_input_shape
 from wmbench.perturbations import torchattacks_class
-from wmbench.suites.schema import (
+from wmbench.schema import (
+    GATE_KINDS,
     PERTURBATION_KINDS,
     MaxErrorGate,
     NoWarningsGate,
@@ -32,7 +33,7 @@ from wmbench.suites.schema import (
     TorchattacksEntry,
 )
 
-_TAGS = (*PERTURBATION_KINDS, "max_error", "relative", "no_warnings")
+_TAGS = (*PERTURBATION_KINDS, *GATE_KINDS)
 
 
 @dataclass

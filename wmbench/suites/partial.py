@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from wmbench.errors import ConfigError
-from wmbench.results import Cell, SanityWarning
-from wmbench.suites.runner import ModelOutcome
+from wmbench.results import Cell, ModelOutcome, SanityWarning
 
 
 def fingerprint(suite_path: Path, checkpoint_hashes: dict[str, str], device: str) -> dict[str, Any]:

@@ -1,204 +1,38 @@
-"""The training protocol of Amer & Maul §4 on MNIST.
-
-The 60,000 training images are cut 90%/10% into train and validation with a fixed seed; the
-standard 10,000 test images are held out. Adam with its default parameters; the only augmentation
-is a zero-pad and a random crop back to 28×28, done on whole batches. The weights that score best
-on validation are kept, and their test error is measured at the end. Batches are drawn from
-tensors held in memory on the training device. The same seed gives the same weights on CPU.
+"""The training loop of Amer & Maul §4: Adam with its default parameters, the zero-pad-and-crop
+augmentation done on whole batches, and the weights that score best on validation kept; their test
+error is measured at the end. Batches are drawn from tensors held in memory on the training
+device. The same seed gives the same weights on CPU.
 
 A run can be continued: after every epoch ``train_model`` can hand a :class:`ResumeState` (weights,
 best weights so far, Adam's moments, both RNG states, history) to a callback, and a later call
 given that state carries on from the next epoch, ending with the very weights an uninterrupted run
-ends with (on CPU). :mod:`wmbench.resume` stores the state as a safetensors file.
+ends with (on CPU).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wmbench.data import Mnist, random_crop, to_float, train_val_split
+from wmbench.data import random_crop
 from wmbench.errors import CheckpointError
 from wmbench.metrics import error_rate
 from wmbench.models import ModelSpec, build_model
 from wmbench.runtime import resolve_device
-
-
-@dataclass
-class TrainConfig:
-    """How a model is trained; stored in the checkpoint as ``wmbench.train``."""
-
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    seed: int = 0
-    limit_train: int | None = None
-    crop_padding: int = 2
-    val_fraction: float = 0.1
-    split_seed: int = 0
-    device: str = "auto"
-
-
-@dataclass
-class EpochStats:
-    epoch: int
-    loss: float
-    train_error: float
-    val_error: float
-    seconds: float
-    train_seconds: float
-
-
-@dataclass
-class TrainResult:
-    """A trained model (best validation weights, eval mode) and how it got there."""
-
-    model: nn.Module
-    best_epoch: int
-    val_error: float
-    test_error: float
-    seconds: float
-    images_per_second: float  # training images per second of optimisation (validation excluded)
-    history: list[EpochStats] = field(default_factory=list)
-
-    def metrics(self) -> dict[str, Any]:
-        return {
-            "best_epoch": self.best_epoch,
-            "val_error": self.val_error,
-            "test_error": self.test_error,
-            "seconds": round(self.seconds, 2),
-            "images_per_second": round(self.images_per_second, 1),  # optimisation steps only
-            "history": [asdict(stats) for stats in self.history],
-        }
-
-
-@dataclass
-class ResumeState:
-    """Everything a run needs to carry on after its ``epoch``-th epoch, as tensors and JSON.
-
-    Attributes:
-        epoch: epochs completed.
-        spec: the model spec (``ModelSpec.model_dump()``), to refuse resuming another model.
-        config: the :class:`TrainConfig` as a dict, to refuse resuming another set-up.
-        history: the statistics of the completed epochs.
-        best_epoch: the epoch of the best validation error so far.
-        best_val: that error.
-        seconds: wall time spent so far, in every session together.
-        model: the model's ``state_dict`` after ``epoch`` epochs.
-        best_model: the ``state_dict`` of ``best_epoch``.
-        optimizer: Adam's per-parameter state by parameter index (``step``, ``exp_avg``,
-            ``exp_avg_sq``), all tensors.
-        rng: ``torch.get_rng_state()``.
-        generator: the state of the generator that draws the batch order and crop offsets.
-        cuda_rng: ``torch.cuda.get_rng_state()`` of the training GPU, None on CPU.
-        source: the file the state was read from, for error messages.
-    """
-
-    epoch: int
-    spec: dict[str, Any]
-    config: dict[str, Any]
-    history: list[EpochStats]
-    best_epoch: int
-    best_val: float
-    seconds: float
-    model: dict[str, torch.Tensor]
-    best_model: dict[str, torch.Tensor]
-    optimizer: dict[int, dict[str, torch.Tensor]]
-    rng: torch.Tensor
-    generator: torch.Tensor
-    cuda_rng: torch.Tensor | None = None
-    source: Path | None = None
-
+from wmbench.train.prepared import PreparedData
+from wmbench.train.records import EpochStats, TrainConfig, TrainResult
+from wmbench.train.resume_state import ResumeState, _as_json, resume_mismatch
 
 BatchCallback = Callable[[int, int, int, float], None]  # epoch, batch, batches, loss
 EpochCallback = Callable[[EpochStats], None]
 StateCallback = Callable[[ResumeState], None]  # must use the tensors at once: they live on
-
-
-def _as_json(value: Any) -> Any:
-    return json.loads(json.dumps(value))
-
-
-def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ between two JSON documents."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        found = []
-        for key in sorted(set(old) | set(new), key=str):
-            found += _differences(old.get(key), new.get(key), f"{prefix}{key}.")
-        return found
-    return [] if old == new else [f"{prefix[:-1]} (was {old!r}, now {new!r})"]
-
-
-def resume_mismatch(state: ResumeState, spec: ModelSpec, config: TrainConfig) -> str | None:
-    """Why ``state`` cannot continue a run of ``spec`` with ``config``; None when it can.
-
-    Every setting must match except ``epochs``, which may grow (or stay) but not fall below the
-    epochs already done.
-    """
-    old_spec, new_spec = state.spec, _as_json(spec.model_dump())
-    if old_spec.get("name") != new_spec.get("name"):
-        return f"resume file is for model {old_spec.get('name')!r}, not {new_spec.get('name')!r}"
-    changed = _differences(old_spec, new_spec)
-    if changed:
-        return f"resume file's spec of {spec.name!r} differs: {', '.join(changed[:3])}"
-    changed = _differences(
-        {**state.config, "epochs": None}, {**_as_json(asdict(config)), "epochs": None}
-    )
-    if changed:
-        return f"resume file's training set-up differs: {', '.join(changed[:3])}"
-    if state.epoch > config.epochs:
-        return f"resume file has {state.epoch} epochs done, more than the {config.epochs} asked for"
-    return None
-
-
-@dataclass
-class PreparedData:
-    """The split MNIST tensors on the training device."""
-
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    val_x: torch.Tensor
-    val_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-
-    def describe(self, source: str, config: TrainConfig) -> dict[str, Any]:
-        return {
-            "name": "mnist",
-            "source": source,
-            "train": len(self.train_x),
-            "val": len(self.val_x),
-            "test": len(self.test_x),
-            "split_seed": config.split_seed,
-            "val_fraction": config.val_fraction,
-        }
-
-
-def prepare_data(mnist: Mnist, config: TrainConfig, device: torch.device) -> PreparedData:
-    """Splits the training images into train/validation and moves everything to ``device``."""
-    train_idx, val_idx = train_val_split(
-        len(mnist.train_images), config.val_fraction, config.split_seed
-    )
-    if config.limit_train is not None:
-        train_idx = train_idx[: config.limit_train]
-    images = to_float(mnist.train_images)
-    return PreparedData(
-        train_x=images[train_idx].to(device),
-        train_y=mnist.train_labels[train_idx].to(device),
-        val_x=images[val_idx].to(device),
-        val_y=mnist.train_labels[val_idx].to(device),
-        test_x=to_float(mnist.test_images).to(device),
-        test_y=mnist.test_labels.to(device),
-    )
 
 
 def train_model(

@@ -1,7 +1,8 @@
-"""What a suite run measured: one :class:`Cell` per model × perturbation × parameter values.
+"""What a suite run measured: one :class:`Cell` per model × perturbation × parameter values, the
+sanity warnings, the checkpoints' identities, and the gates' verdicts.
 
-The runner fills these in; gates judge them; reporting formats them. Nothing here computes a
-measurement or prints one.
+The runner fills these in; gates judge them; reporting formats them; :mod:`.document` writes
+and reads them as the results file. Nothing here computes a measurement or prints one.
 """
 
 from __future__ import annotations
@@ -10,8 +11,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wmbench.schema import Scalar, Suite
 from wmbench.stats import wilson_interval
-from wmbench.suites.schema import Scalar, Suite
+
+CellKey = tuple[str, str, tuple[tuple[str, Scalar], ...]]
+
+
+def describe_point(params: dict[str, Scalar]) -> str:
+    """``{"eps": 0.1, "steps": 20}`` → ``"eps=0.1 steps=20"`` (empty for no parameters)."""
+    return " ".join(f"{key}={value}" for key, value in params.items())
+
+
+def cell_key(model: str, perturbation: str, params: dict[str, Scalar]) -> CellKey:
+    """Identity of a cell across runs (model label, perturbation label, parameters)."""
+    return (model, perturbation, tuple(sorted(params.items())))
 
 
 @dataclass
@@ -55,9 +68,9 @@ class Cell:
             and all(self.params.get(key) == value for key, value in params.items())
         )
 
-    def key(self) -> tuple[str, str, tuple[tuple[str, Scalar], ...]]:
+    def key(self) -> CellKey:
         """Identity of the cell across runs (model label, perturbation label, parameters)."""
-        return (self.model, self.perturbation, tuple(sorted(self.params.items())))
+        return cell_key(self.model, self.perturbation, self.params)
 
 
 @dataclass
@@ -77,6 +90,33 @@ class SanityWarning:
     perturbation: str
     check: str
     message: str
+
+
+@dataclass
+class Verdict:
+    """The outcome of one gate.
+
+    Attributes:
+        name: what was checked, e.g. ``"wm fgsm eps=0.1: error <= 0.3"``.
+        kind: ``"max_error"``, ``"relative"``, ``"no_warnings"`` or ``"regression"``.
+        passed: whether it held.
+        detail: one line for humans, e.g. ``"error 31.2% > 30.0% (over by 1.2 points)"``.
+        margin: headroom as a fraction of the test set: >= 0 held, < 0 failed by that much.
+    """
+
+    name: str
+    kind: str
+    passed: bool
+    detail: str
+    margin: float
+
+
+@dataclass
+class ModelOutcome:
+    """What one model's part of a run measured."""
+
+    cells: list[Cell]
+    warnings: list[SanityWarning]
 
 
 @dataclass

@@ -1,0 +1,40 @@
+"""Set-up the test modules share: small learnable MNIST tensors, and reading the one error line
+a failed command must print."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+from mnist_files import learnable_mnist
+
+from wmbench.data import Mnist
+
+
+@pytest.fixture(scope="session")
+def synthetic_mnist() -> Callable[..., Mnist]:
+    """``make(n_train, n_test)``: a learnable MNIST-shaped task as tensors (no files)."""
+
+    def make(n_train: int = 600, n_test: int = 200, source: str = "synthetic") -> Mnist:
+        arrays = learnable_mnist(n_train, n_test)
+        return Mnist(
+            **{key: torch.from_numpy(value) for key, value in arrays.items()}, source=source
+        )
+
+    return make
+
+
+@pytest.fixture
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> Callable[[], str]:
+    """``read()``: the single ``error: ...`` line on stderr, after checking there is exactly one
+    and no traceback."""
+
+    def read() -> str:
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert "Traceback" not in err, err
+        assert len(lines) == 1 and lines[0].startswith("error: "), err
+        return lines[0]
+
+    return read

@@ -1,0 +1,42 @@
+"""The schemas of the files users write: suites, their perturbation entries and their gates.
+
+A leaf of the package: it imports pydantic and nothing else of wmbench, so every other part
+(perturbations, results, suites, gates, reporting) can use the one vocabulary it defines.
+"""
+
+from wmbench.schema.gates import GATE_KINDS, Gate, MaxErrorGate, NoWarningsGate, RelativeGate
+from wmbench.schema.perturbations import (
+    ENTRY_TYPES,
+    PERTURBATION_KINDS,
+    Clean,
+    Cw,
+    Fgsm,
+    Perturbation,
+    PerturbationEntry,
+    Pgd,
+    TorchattacksEntry,
+    Uniform,
+)
+from wmbench.schema.suite import DatasetSpec, Suite
+from wmbench.schema.types import Scalar
+
+__all__ = [
+    "ENTRY_TYPES",
+    "GATE_KINDS",
+    "PERTURBATION_KINDS",
+    "Clean",
+    "Cw",
+    "DatasetSpec",
+    "Fgsm",
+    "Gate",
+    "MaxErrorGate",
+    "NoWarningsGate",
+    "Perturbation",
+    "PerturbationEntry",
+    "Pgd",
+    "RelativeGate",
+    "Scalar",
+    "Suite",
+    "TorchattacksEntry",
+    "Uniform",
+]

@@ -1,0 +1,30 @@
+"""The training protocol of Amer & Maul §4 on MNIST, for one model and one seed.
+
+``records`` holds what a run is given and gives back (:class:`TrainConfig`, :class:`EpochStats`,
+:class:`TrainResult`), ``prepared`` the train/validation/test split on the device, ``loop`` the
+training loop, and ``resume_state`` the state that continues a killed run and the check that it
+matches. Training several seeds and saving their checkpoints is :mod:`wmbench.training`'s job.
+
+This package only re-exports the public names of its modules.
+"""
+
+from __future__ import annotations
+
+from wmbench.train.loop import BatchCallback, EpochCallback, StateCallback, train_model
+from wmbench.train.prepared import PreparedData, prepare_data
+from wmbench.train.records import EpochStats, TrainConfig, TrainResult
+from wmbench.train.resume_state import ResumeState, resume_mismatch
+
+__all__ = [
+    "BatchCallback",
+    "EpochCallback",
+    "EpochStats",
+    "PreparedData",
+    "ResumeState",
+    "StateCallback",
+    "TrainConfig",
+    "TrainResult",
+    "prepare_data",
+    "resume_mismatch",
+    "train_model",
+]
