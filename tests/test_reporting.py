@@ -244,3 +244,4 @@ def test_a_results_file_of_the_first_release_is_read_whole():
         assert again[key] == raw[key], key
     for old, new in zip(raw["results"], again["results"], strict=True):
         assert {key: new[key] for key in old} == old
+        assert [key for key in new if key in old] == list(old)  # the same key order

@@ -15,7 +15,14 @@ import math
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from wmbench._io import write_text_atomic
 from wmbench._yaml import validation_message
@@ -90,6 +97,14 @@ class CellRow(BaseModel):
             error_ci95=list(cell.ci95),
             **flat,
         )
+
+    @model_serializer(mode="wrap")
+    def _flat_params_after_params(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The file's key order: the cell's identity, its flattened parameters, its numbers."""
+        data = handler(self)
+        head = {key: data.pop(key) for key in ("model", "perturbation", "kind", "params")}
+        flat = {key: data.pop(key) for key in list(data) if key not in type(self).model_fields}
+        return {**head, **flat, **data}
 
     def key(self) -> CellKey:
         """The same identity as :meth:`Cell.key`."""
