@@ -202,7 +202,9 @@ SUITE_CASES = [
     suite_case("batch-size-text", suite_with(batch_size="big"), "batch_size: Input should be"),
     suite_case("batch-size-zero", suite_with(batch_size=0), "batch_size: Input should be"),
     suite_case("models-a-list", suite_with(models=[CKPT]), "models: Input should be a valid dict"),
-    suite_case("model-path-number", suite_with(models={"cnn": 3}), "models.cnn: Input should be"),
+    suite_case(
+        "model-path-number", suite_with(models={"cnn": 3}), "models.cnn: expected a checkpoint"
+    ),
     suite_case(
         "perturbations-a-mapping",
         suite_with(perturbations={"kind": "clean"}),
@@ -218,11 +220,11 @@ SUITE_CASES = [
     suite_case("limit-zero", suite_with(dataset={"limit": 0}), "dataset.limit: Input should be"),
     suite_case(
         "unknown-dataset",
-        suite_with(dataset={"name": "cifar10"}),
-        "dataset.name: Input should be 'mnist'",
+        suite_with(dataset={"name": "imagenet"}),
+        "dataset.name: Input should be 'mnist', 'fashion-mnist'",
     ),
     suite_case(
-        "unknown-split", suite_with(dataset={"split": "train"}), "dataset.split: Input should be"
+        "unknown-split", suite_with(dataset={"split": "training"}), "dataset.split: Input should be"
     ),
     # unknown keys and kinds
     suite_case("unknown-top-level-key", suite_with(modles={}), "modles: Extra inputs"),
@@ -666,7 +668,213 @@ DATA_CASES = [data_case(mutate, phrase, "train") for mutate, phrase in BAD_DATA]
     data_case(no_such_folder, "no such folder", "attack"),
 ]
 
-CASES = SUITE_CASES + SPEC_CASES + CHECKPOINT_CASES + DATA_CASES
+
+# --- users' own models (factory entries) and data sets ------------------------------------------
+
+USER_NET = """
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, classes=10, channels=1, size=28):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * size * size, classes)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).flatten(1))
+
+
+def build(**args):
+    return Net(**args)
+"""
+
+
+def factory_entry(**keys: Any) -> dict[str, Any]:
+    entry = {"factory": "my_net.py:build", "input": {"channels": 1, "size": 28}, "num_classes": 10}
+    return {**entry, **keys}
+
+
+def factory_case(
+    id: str, phrase: str, entry: dict[str, Any], code: str = USER_NET, weights: Any = None
+) -> Case:
+    """A suite whose one model is the user's ``my_net.py`` (and weights, when given: a state
+    dict, or a callable writing the file) on MNIST; the error names the suite file."""
+
+    def setup(ctx: Context) -> tuple[list[str], str]:
+        (ctx.tmp / "my_net.py").write_text(code)
+        if callable(weights):
+            weights(ctx.tmp)
+        elif weights is not None:
+            save_file(weights, str(ctx.tmp / "net.safetensors"))
+        return attack_argv(ctx, write_suite(ctx, suite_with(models={"mine": entry}))), SUITE
+
+    return Case(f"factory-{id}", setup, phrase)
+
+
+def _pickled_module(folder: Path) -> None:
+    torch.save(torch.nn.Linear(2, 2), folder / "net.pt")
+
+
+def _net_state(**args: Any) -> dict[str, torch.Tensor]:
+    namespace: dict[str, Any] = {}
+    exec(compile(USER_NET, "my_net.py", "exec"), namespace)  # noqa: S102
+    return namespace["build"](**args).state_dict()
+
+
+RANDOM_NET = USER_NET.replace(
+    "return self.fc(torch.relu(self.conv(x)).flatten(1))",
+    "return self.fc(torch.nn.functional.dropout(torch.relu(self.conv(x)), 0.5, True).flatten(1))",
+)
+FACTORY_CASES = [
+    factory_case("file-missing", "file not found", factory_entry(factory="nope.py:build")),
+    factory_case("import-fails", "cannot import", factory_entry(), code="import no_such_module\n"),
+    factory_case("callable-missing", "has no 'biuld'", factory_entry(factory="my_net.py:biuld")),
+    factory_case("raises", "raised TypeError", factory_entry(args={"colour": "red"})),
+    factory_case(
+        "not-a-module",
+        "not a torch.nn.Module",
+        factory_entry(),
+        code="def build():\n    return {}\n",
+    ),
+    factory_case(
+        "unknown-key", "models.mine.wieghts: Extra inputs", factory_entry(wieghts="net.safetensors")
+    ),
+    factory_case(
+        "weights-missing",
+        "net.safetensors",
+        factory_entry(weights="net.safetensors"),
+    ),
+    factory_case(
+        "weights-keys",
+        "missing 2 keys",
+        factory_entry(weights="net.safetensors"),
+        weights={"conv.weight": torch.zeros(4, 1, 3, 3), "conv.bias": torch.zeros(4)},
+    ),
+    factory_case(
+        "weights-shape",
+        "fc.weight has shape (7, 3136) in the weights",
+        factory_entry(weights="net.safetensors"),
+        weights=_net_state(classes=7),
+    ),
+    factory_case(
+        "weights-pickled-module",
+        "not a state dict",
+        factory_entry(weights="net.pt"),
+        weights=_pickled_module,
+    ),
+    factory_case("not-logits", "expected (2, 10) logits", factory_entry(args={"classes": 7})),
+    factory_case(
+        "feature-layer",
+        "feature_layer 'layer9' is not a submodule",
+        factory_entry(feature_layer="layer9"),
+    ),
+    factory_case(
+        "random-in-eval", "changes between two identical calls", factory_entry(), RANDOM_NET
+    ),
+    factory_case(
+        "input-of-other-data",
+        "takes (3, 28, 28) inputs, the data set has (1, 28, 28)",
+        factory_entry(input={"channels": 3, "size": 28}, args={"channels": 3}),
+    ),
+]
+
+
+def own_data_case(
+    id: str, dataset: dict[str, Any], make: Callable[[Path], str], phrase: str
+) -> Case:
+    """A suite on a data set of the user's (``make`` writes it into the case's folder and returns
+    the name the error must give)."""
+
+    def setup(ctx: Context) -> tuple[list[str], str]:
+        named = make(ctx.tmp)
+        (ctx.tmp / "my_net.py").write_text(USER_NET)
+        colour = factory_entry(input={"channels": 3, "size": 32}, args={"channels": 3, "size": 32})
+        models = {"mine": colour if dataset["name"] in ("cifar10", "svhn") else CKPT}
+        suite = write_suite(ctx, suite_with(dataset={**dataset, "limit": 20}, models=models))
+        argv = attack_argv(ctx, suite)
+        return [*argv[:2], *argv[4:]], named  # no --data-dir: the suite names the data
+
+    return Case(f"own-data-{id}", setup, phrase)
+
+
+def _empty_cifar(root: Path) -> str:
+    (root / "cifar-10-batches-py").mkdir()
+    return "cifar-10-batches-py"
+
+
+def _cifar_with_a_forbidden_global(root: Path) -> str:
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
+        (folder / name).write_bytes(b"cos\nsystem\n(S'echo owned'\ntR.")
+    return "data_batch_1"
+
+
+def _npz_of_objects(root: Path) -> str:
+    np.savez(root / "mine.npz", images=np.array([{"a": 1}, None], dtype=object), labels=[0, 1])
+    return "mine.npz"
+
+
+def _folder_of_mixed_sizes(root: Path) -> str:
+    from PIL import Image
+
+    for index, size in enumerate((28, 30)):
+        (root / "images" / "a").mkdir(parents=True, exist_ok=True)
+        Image.new("L", (size, size)).save(root / "images" / "a" / f"{index}.png")
+    return "1.png"
+
+
+def _no_svhn(root: Path) -> str:
+    (root / "svhn").mkdir()
+    return "test_32x32.mat"
+
+
+OWN_DATA_CASES = [
+    own_data_case("cifar-missing-files", {"name": "cifar10", "path": "cifar-10-batches-py"},
+                  _empty_cifar, "data_batch_1"),
+    own_data_case("cifar-forbidden-global", {"name": "cifar10", "path": "cifar-10-batches-py"},
+                  _cifar_with_a_forbidden_global, "forbidden global"),
+    own_data_case("svhn-missing", {"name": "svhn", "path": "svhn"}, _no_svhn, "test_32x32.mat"),
+    own_data_case("npz-objects", {"name": "npz", "path": "mine.npz"}, _npz_of_objects,
+                  "holds Python objects"),
+    own_data_case("folder-sizes", {"name": "folder", "path": "images"}, _folder_of_mixed_sizes,
+                  "size"),
+]  # fmt: skip
+
+
+def train_data_case(id: str, args: list[str], make: Callable[[Path], str], phrase: str) -> Case:
+    def setup(ctx: Context) -> tuple[list[str], str]:
+        named = make(ctx.tmp)
+        out = ctx.existing("model.safetensors", ctx.good.checkpoint.read_bytes())
+        argv = ["train", "cnn-33", *args, "--data-dir", str(ctx.tmp / named)]
+        return [*argv, "--epochs", "1", "--out", str(out), "--force"], named
+
+    return Case(f"train-data-{id}", setup, phrase)
+
+
+def _test_only_npz(root: Path) -> str:
+    np.savez(root / "test-only.npz", images=np.zeros((4, 28, 28), np.uint8), labels=[0, 1, 2, 3])
+    return "test-only.npz"
+
+
+TRAIN_DATA_CASES = [
+    train_data_case("unknown", ["--dataset", "imagenet"], lambda root: "imagenet",
+                    "unknown data set 'imagenet'"),
+    train_data_case("no-train-split", ["--dataset", "npz"], _test_only_npz, "no training split"),
+    train_data_case("cifar-missing", ["--dataset", "cifar10"], _empty_cifar, "data_batch_1"),
+]  # fmt: skip
+
+CASES = (
+    SUITE_CASES
+    + SPEC_CASES
+    + CHECKPOINT_CASES
+    + DATA_CASES
+    + FACTORY_CASES
+    + OWN_DATA_CASES
+    + TRAIN_DATA_CASES
+)
 
 
 def test_the_corpus_is_large_and_its_ids_unique():
@@ -862,3 +1070,12 @@ def test_yaml_reader_raises_only_one_line_wmbench_errors(fuzz_file, text):
         parse_suite(read_yaml(fuzz_file), fuzz_file)
 
     assert_one_line_error(check)
+
+
+def test_the_good_factory_entry_the_factory_cases_spoil_passes(workspace, tmp_path, capsys):
+    ctx = Context(tmp_path, workspace)
+    (tmp_path / "my_net.py").write_text(USER_NET)
+    save_file(_net_state(), str(tmp_path / "net.safetensors"))
+    entry = factory_entry(weights="net.safetensors", feature_layer="conv")
+    suite = write_suite(ctx, suite_with(models={"mine": entry, "cnn": CKPT}))
+    assert run(attack_argv(ctx, suite)) == 0, capsys.readouterr().err

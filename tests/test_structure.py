@@ -17,7 +17,7 @@ LAYERS = [
     {"checkpoint", "metrics", "perturbations", "gradcam", "results"},
     {"sanity", "gates", "paper", "reporting"},
     {"suites", "train", "resume"},
-    {"reproduce", "training"},
+    {"reproduce", "training", "evaluate"},
     {"cli", "__init__", "__main__"},
 ]
 

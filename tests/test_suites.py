@@ -284,7 +284,7 @@ def test_paper_suite_runs_on_the_shipped_checkpoints():
     from wmbench.checkpoint import read_checkpoint_info
 
     loaded = load_suite(Path(__file__).parents[1] / "suites" / "paper-mnist.yaml")
-    assert set(loaded.checkpoints) == {"cnn-33", "wm-smooth-32", "wm-unsharp-32"}
-    for label, path in loaded.checkpoints.items():
-        info = read_checkpoint_info(path)
+    assert set(loaded.models) == {"cnn-33", "wm-smooth-32", "wm-unsharp-32"}
+    for label, source in loaded.models.items():
+        info = read_checkpoint_info(source.path)
         assert info.spec.name == label and info.meta["metrics"]["test_error"] < 0.02

@@ -134,6 +134,8 @@ def test_checkpoint_carries_its_documents_and_the_resume_file_lives_until_it_is_
         "test": 40,
         "split_seed": 0,
         "val_fraction": 0.1,
+        "input_shape": [1, 28, 28],
+        "num_classes": 10,
     }
     assert set(meta["versions"]) >= {"torch", "wmbench"}
 

@@ -121,6 +121,8 @@ def validation_message(error: ValidationError, tags: Collection[str] = ()) -> st
             where += f"[{part}]"
         elif index > 0 and isinstance(location[index - 1], int) and part in tags:
             continue
+        elif isinstance(part, str) and part.startswith("<") and part.endswith(">"):
+            continue  # a schema's own union tag, not a key
         else:
             where += f".{key_name(part)}" if where else key_name(part)
     message = first["msg"]

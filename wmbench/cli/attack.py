@@ -34,7 +34,7 @@ def _progress_writer(
 ) -> partial.Writer:
     """The progress file of this run, holding what an interrupted run measured when resuming."""
     path = partial.default_path(loaded.source, json_out)
-    hashes = {label: info.sha256 for label, info in loaded.infos.items()}
+    hashes = {label: source.record.sha256 for label, source in loaded.models.items()}
     header = partial.fingerprint(
         loaded.source, hashes, resolve_device(device or loaded.suite.device).type
     )
@@ -106,7 +106,7 @@ def attack(
         except KeyboardInterrupt:
             progress.stop()
             note(
-                f"interrupted: {writer.models} of {len(loaded.checkpoints)} models kept in "
+                f"interrupted: {writer.models} of {len(loaded.models)} models kept in "
                 f"{writer.path}; rerun with --resume to measure only the rest"
             )
             raise typer.Exit(EXIT_INTERRUPTED) from None

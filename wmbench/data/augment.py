@@ -1,7 +1,7 @@
 """Image batches for training: uint8 to float, and batched augmentation.
 
-Augmentation is the padded random crop of the ResNet paper (He et al., arXiv:1512.03385, §4.2),
-done for a whole batch in one gather.
+Augmentation is the padded random crop and the horizontal flip of the ResNet paper (He et al.,
+arXiv:1512.03385, §4.2), each done for a whole batch at once.
 """
 
 from __future__ import annotations
@@ -15,6 +15,38 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
     if images.dtype != torch.uint8 or images.ndim != 3:
         raise ValueError(f"expected uint8 (N, H, W), got {images.dtype} {tuple(images.shape)}")
     return images.unsqueeze(1).to(torch.float32).div_(255)
+
+
+def images_to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 ``(N, C, H, W)`` -> float32 in [0, 1] (divided by 255); float32 is returned as is.
+
+    Float32 images are those a reader already checked to lie in [0, 1] (a float ``.npz``).
+    """
+    if images.ndim != 4 or images.dtype not in (torch.uint8, torch.float32):
+        raise ValueError(
+            f"expected uint8 or float32 (N, C, H, W), got {images.dtype} {tuple(images.shape)}"
+        )
+    return images if images.dtype == torch.float32 else images.to(torch.float32).div_(255)
+
+
+def random_horizontal_flip(
+    images: torch.Tensor, generator: torch.Generator | None = None, p: float = 0.5
+) -> torch.Tensor:
+    """Mirrors each image left-right with probability ``p``.
+
+    Args:
+        images: ``(N, C, H, W)``.
+        generator: the source of the coin flips (on any device); torch's default RNG when None.
+        p: the probability of flipping one image.
+
+    Returns:
+        ``(N, C, H, W)``, a new tensor.
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"p must be in [0, 1], got {p}")
+    draw_on = generator.device if generator is not None else images.device
+    flip = torch.rand(len(images), generator=generator, device=draw_on).to(images.device) < p
+    return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 
 def random_crop(

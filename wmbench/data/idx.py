@@ -3,7 +3,9 @@
 An IDX file (http://yann.lecun.com/exdb/mnist/) is a big-endian magic number ``0x000008NN`` for
 uint8 data with NN dimensions, then NN big-endian int32 sizes, then the bytes. MNIST is four such
 files, plain or ``.gz``, in a folder given as ``data_dir`` or ``$WMBENCH_DATA``: in the folder
-itself or in ``MNIST/raw/`` (torchvision's layout).
+itself or in ``MNIST/raw/`` (torchvision's layout). Fashion-MNIST (Xiao et al., 2017) and KMNIST
+(Clanuwat et al., 2018) ship the same four names and sizes (torchvision: ``FashionMNIST/raw/``,
+``KMNIST/raw/``).
 """
 
 from __future__ import annotations
@@ -73,20 +75,30 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, count=end - start, offset=start).reshape(dims).copy()
 
 
-def _find_idx(folder: Path, name: str) -> Path:
-    for where in (folder, folder / "MNIST" / "raw"):
+IDX_FILES = f"{', '.join(MNIST_IDX_FILES.values())} (plain or .gz)"
+
+
+def _find_idx(folder: Path, name: str, raw_dir: str) -> Path:
+    for where in (folder, folder / raw_dir / "raw"):
         for candidate in (where / name, where / f"{name}.gz"):
             if candidate.is_file():
                 return candidate
-    raise DataError(f"missing {name} (or {name}.gz), looked here and in MNIST/raw/", folder)
+    raise DataError(
+        f"missing {name} (or {name}.gz), looked here and in {raw_dir}/raw/; expected {IDX_FILES}",
+        folder,
+    )
 
 
-def read_mnist_idx_folder(folder: Path, progress: Progress | None = None) -> dict[str, np.ndarray]:
-    """Reads and checks the four MNIST IDX files of ``folder`` (or of its ``MNIST/raw/``).
+def read_mnist_idx_folder(
+    folder: Path, progress: Progress | None = None, *, raw_dir: str = "MNIST"
+) -> dict[str, np.ndarray]:
+    """Reads and checks the four MNIST IDX files of ``folder`` (or of its ``<raw_dir>/raw/``).
 
     Args:
         folder: the folder of the files, plain or ``.gz``.
         progress: called as ``progress("read", done, 4)`` before each file and after the last.
+        raw_dir: torchvision's folder for the data set (``"FashionMNIST"``, ``"KMNIST"``), whose
+            ``raw/`` is searched after ``folder`` itself.
 
     Returns:
         The arrays named by ``MNIST_IDX_FILES``' keys: uint8 images and uint8 labels.
@@ -96,10 +108,10 @@ def read_mnist_idx_folder(folder: Path, progress: Progress | None = None) -> dic
             or inconsistent with its partner.
     """
     if folder.is_file():
-        raise DataError("is a file, not a folder of MNIST IDX files", folder)
+        raise DataError(f"is a file, not a folder; expected MNIST IDX files {IDX_FILES}", folder)
     if not folder.is_dir():
-        raise DataError("no such folder (expected MNIST IDX files)", folder)
-    paths = {key: _find_idx(folder, name) for key, name in MNIST_IDX_FILES.items()}
+        raise DataError(f"no such folder; expected MNIST IDX files {IDX_FILES}", folder)
+    paths = {key: _find_idx(folder, name, raw_dir) for key, name in MNIST_IDX_FILES.items()}
     arrays = {}
     for done, (key, path) in enumerate(paths.items()):
         report(progress, "read", done, len(paths))

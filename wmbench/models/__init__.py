@@ -19,20 +19,28 @@ from wmbench.models._registry import (
     zoo_dir,
 )
 from wmbench.models.base import BenchmarkModel, ZooModel, check_model, feature_module
-from wmbench.models.spec import ModelSpec, check_input_shape
+from wmbench.models.factory import FactoryRecord, load_factory_model
+from wmbench.models.foreign import ForeignModel, as_benchmark_model, default_feature_layer
+from wmbench.models.spec import InputSpec, ModelSpec, check_input_shape
 
 __all__ = [
+    "InputSpec",
+    "as_benchmark_model",
     "BenchmarkModel",
+    "FactoryRecord",
+    "ForeignModel",
     "ModelSpec",
     "ZooModel",
     "build_model",
     "check_input_shape",
     "check_model",
     "create_model",
+    "default_feature_layer",
     "feature_module",
     "get_spec",
     "list_families",
     "list_models",
+    "load_factory_model",
     "load_spec",
     "parse_spec",
     "register_family",

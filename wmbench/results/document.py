@@ -153,6 +153,7 @@ class ResultsDocument(BaseModel):
                     model=record.model,
                     family=record.family,
                     metrics=dict(record.metrics),
+                    **({"factory": record.factory} if record.factory is not None else {}),
                 )
                 for label, record in results.checkpoints.items()
             },

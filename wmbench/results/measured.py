@@ -129,6 +129,7 @@ class CheckpointRecord:
     model: str
     family: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
+    factory: dict[str, Any] | None = None  # a user's own model: factory, source, weights, args
 
 
 @dataclass

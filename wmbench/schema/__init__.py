@@ -5,6 +5,12 @@ A leaf of the package: it imports pydantic and nothing else of wmbench, so every
 """
 
 from wmbench.schema.gates import GATE_KINDS, Gate, MaxErrorGate, NoWarningsGate, RelativeGate
+from wmbench.schema.models import (
+    FactoryModelEntry,
+    ImageInput,
+    ModelEntry,
+    Normalization,
+)
 from wmbench.schema.perturbations import (
     ENTRY_TYPES,
     PERTURBATION_KINDS,
@@ -27,10 +33,14 @@ __all__ = [
     "Clean",
     "Cw",
     "DatasetSpec",
+    "FactoryModelEntry",
     "Fgsm",
     "Gate",
+    "ImageInput",
     "MaxErrorGate",
+    "ModelEntry",
     "NoWarningsGate",
+    "Normalization",
     "Perturbation",
     "PerturbationEntry",
     "Pgd",

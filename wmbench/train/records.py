@@ -19,6 +19,7 @@ class TrainConfig:
     seed: int = 0
     limit_train: int | None = None
     crop_padding: int = 2
+    horizontal_flip: bool = False
     val_fraction: float = 0.1
     split_seed: int = 0
     device: str = "auto"

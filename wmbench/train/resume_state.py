@@ -82,7 +82,8 @@ def resume_mismatch(state: ResumeState, spec: ModelSpec, config: TrainConfig) ->
     if changed:
         return f"resume file's spec of {spec.name!r} differs: {', '.join(changed[:3])}"
     changed = _differences(
-        {**state.config, "epochs": None}, {**_as_json(asdict(config)), "epochs": None}
+        {**asdict(TrainConfig()), **state.config, "epochs": None},
+        {**_as_json(asdict(config)), "epochs": None},
     )
     if changed:
         return f"resume file's training set-up differs: {', '.join(changed[:3])}"

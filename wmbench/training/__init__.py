@@ -15,9 +15,9 @@ from wmbench.training.plan import (
     Trial,
     checkpoint_complete,
     default_checkpoint_path,
-    mnist_spec,
     plan_trials,
     resumed_epochs,
+    training_spec,
     trial_path,
 )
 from wmbench.training.run import TrainedTrial, TrialCallbacks, TrialWatch, run_trials
@@ -29,7 +29,7 @@ __all__ = [
     "TrialWatch",
     "checkpoint_complete",
     "default_checkpoint_path",
-    "mnist_spec",
+    "training_spec",
     "plan_trials",
     "resumed_epochs",
     "run_trials",

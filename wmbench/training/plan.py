@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wmbench.checkpoint import read_checkpoint_info
-from wmbench.data import IMAGE_SHAPES
-from wmbench.errors import CheckpointError
-from wmbench.models import ModelSpec, check_input_shape, get_spec
+from wmbench.errors import CheckpointError, ModelError
+from wmbench.models import InputSpec, ModelSpec, check_input_shape, get_spec
 from wmbench.resume import load_resume_state, read_resume_info, resume_path
 from wmbench.train import ResumeState, TrainConfig, resume_mismatch
 
@@ -35,12 +34,35 @@ class Trial:
         return resume_path(self.path)
 
 
-def mnist_spec(model: str) -> ModelSpec:
-    """The spec of a zoo name or spec file, checked to take MNIST's images."""
+def training_spec(
+    model: str, dataset: str, shape: tuple[int, int, int], num_classes: int
+) -> ModelSpec:
+    """The spec to train for a data set of ``shape`` images and ``num_classes`` classes.
+
+    A zoo model is built for the data set: its input and classifier follow the images (so
+    ``resnet-conv`` on CIFAR-10 takes 3×32×32 images), and the checkpoint records the spec as
+    trained. A spec file says what it takes, and must take the data set's images.
+
+    Raises:
+        ModelError: a spec file for other images, or images that are not square.
+    """
     spec = get_spec(model)
-    source = model if Path(model).suffix in (".yaml", ".yml") else None
-    check_input_shape(spec, IMAGE_SHAPES["mnist"], source, data="MNIST")
-    return spec
+    title = "MNIST" if dataset == "mnist" else dataset
+    if Path(model).suffix in (".yaml", ".yml") or Path(model).exists():
+        check_input_shape(spec, shape, model, data=title)
+        if spec.num_classes != num_classes:
+            raise ModelError(
+                f"model {spec.name!r} has {spec.num_classes} classes, {title} has {num_classes}",
+                model,
+            )
+        return spec
+    channels, height, width = shape
+    if height != width:
+        raise ModelError(f"{title} images are {height}×{width}; zoo models take square images")
+    if (spec.input_shape, spec.num_classes) == (shape, num_classes):
+        return spec
+    update = {"input": InputSpec(channels=channels, size=height), "num_classes": num_classes}
+    return spec.model_copy(update=update)
 
 
 def default_checkpoint_path(model: str, seed: int) -> Path:
