@@ -643,3 +643,9 @@ def test_random_horizontal_flip() -> None:
     assert bool((same ^ turned).all()) and 5 < int(turned.sum()) < 35
     assert torch.equal(random_horizontal_flip(images, p=1.0), mirrored)
     assert torch.equal(random_horizontal_flip(images, p=0.0), images)
+
+
+def test_the_suite_schema_names_every_data_set_there_is():
+    from wmbench.schema.suite import DATASET_NAMES
+
+    assert tuple(DATASET_NAMES) == tuple(DATASETS)

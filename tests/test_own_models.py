@@ -212,3 +212,107 @@ def test_train_on_cifar10_and_an_mnist_suite_refuses_the_checkpoint(own, tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "resnet-cifar.safetensors" in err[0]
     assert "takes (3, 32, 32) inputs" in err[0] and "(1, 28, 28)" in err[0]
+
+
+def test_export_makes_a_checkpoint_that_measures_the_same(own, tmp_path, capsys):
+    root, images, labels = own
+    path = suite(root, {"name": "cifar10", "path": "cifar-10-batches-py"})
+    out = tmp_path / "mine.safetensors"
+    assert run(["export", str(path), "--model", "mine", "--out", str(out)]) == 0
+    assert run(["export", str(path), "--model", "mine", "--out", str(out)]) == 2
+    assert "already exists; pass --force" in capsys.readouterr().err
+    model = wmbench.load_model(out)
+    reference = Normalised(user_net(root))
+    with torch.no_grad():
+        assert torch.equal(model(images), reference(images))
+    assert model.feature_layer == "net.block.0"
+    as_checkpoint = suite(root, {"name": "cifar10", "path": "cifar-10-batches-py"})
+    document = yaml.safe_load(as_checkpoint.read_text())
+    document["models"] = {"mine": str(out)}
+    as_checkpoint.write_text(yaml.safe_dump(document))
+    assert run(["attack", str(as_checkpoint), "--json", str(tmp_path / "c.json")]) == 0
+    measured = json.loads((tmp_path / "c.json").read_text())["results"]
+    clean = next(row for row in measured if row["perturbation"] == "clean")
+    assert clean["error"] == pytest.approx(plain_error(reference, images, labels))
+
+
+GENERIC_NET = """
+import torch
+from torch import nn
+
+
+def build(channels, size, classes):
+    return nn.Sequential(
+        nn.Conv2d(channels, 4, 3, padding=1), nn.ReLU(), nn.Flatten(),
+        nn.Linear(4 * size * size, classes),
+    )
+"""
+
+
+def _write_format(name: str, root: Path, shape: tuple[int, int, int], classes: int):
+    """Writes a test set (and a small training set) in ``name``'s real format; returns the
+    suite's dataset entry and the test images and labels as written."""
+    from mnist_files import svhn_mat, write_png_folder
+
+    train, test = fake_images(10, shape, classes, seed=3), fake_images(12, shape, classes, seed=4)
+    if name in ("mnist", "fashion-mnist", "kmnist"):
+        arrays = {"train_images": train[0][:, 0], "train_labels": train[1]}
+        arrays |= {"test_images": test[0][:, 0], "test_labels": test[1]}
+        write_mnist_dir(root / name, arrays, gz=name == "kmnist")
+    elif name in ("cifar10", "cifar100", "cifar10-binary"):
+        folder = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
+        write_cifar(
+            root / folder.get(name, "cifar-10-batches-bin"),
+            name.removesuffix("-binary"),
+            train,
+            test,
+            binary=name.endswith("binary"),
+        )
+        return {"name": name.removesuffix("-binary"), "path": "."}, test
+    elif name == "svhn":
+        svhn_mat(root / name / "train_32x32.mat", *train)
+        svhn_mat(root / name / "test_32x32.mat", *test)
+    elif name == "npz":
+        np.savez(root / "data.npz", images=test[0].transpose(0, 2, 3, 1), labels=test[1])
+        return {"name": "npz", "path": "data.npz"}, test
+    else:
+        write_png_folder(root / "images" / "test", *test, [f"c{i}" for i in range(classes)])
+        write_png_folder(root / "images" / "train", *train, [f"c{i}" for i in range(classes)])
+        return {"name": "folder", "path": "images"}, test
+    return {"name": name, "path": name}, test
+
+
+FORMATS = {
+    "mnist": ((1, 28, 28), 10),
+    "fashion-mnist": ((1, 28, 28), 10),
+    "kmnist": ((1, 28, 28), 10),
+    "cifar10": ((3, 32, 32), 10),
+    "cifar10-binary": ((3, 32, 32), 10),
+    "cifar100": ((3, 32, 32), 100),
+    "svhn": ((3, 32, 32), 10),
+    "npz": ((3, 16, 16), 4),
+    "folder": ((3, 16, 16), 4),
+}
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+def test_a_suite_on_every_format_measures_what_a_plain_loop_does(name, tmp_path, capsys):
+    shape, classes = FORMATS[name]
+    dataset, (images, labels) = _write_format(name, tmp_path, shape, classes)
+    (tmp_path / "generic.py").write_text(GENERIC_NET)
+    args = {"channels": shape[0], "size": shape[1], "classes": classes}
+    entry = {"factory": "generic.py:build", "args": args, "num_classes": classes}
+    entry["input"] = {"channels": shape[0], "size": shape[1]}
+    document = {"name": name, "dataset": dataset, "batch_size": 5, "device": "cpu"}
+    document |= {"models": {"mine": entry}, "perturbations": [{"kind": "clean"}]}
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(document))
+    assert run(["attack", str(path), "--json", str(tmp_path / "r.json")]) == 0, capsys.readouterr()
+    (row,) = json.loads((tmp_path / "r.json").read_text())["results"]
+    namespace: dict = {}
+    exec(compile(GENERIC_NET, "generic.py", "exec"), namespace)  # noqa: S102
+    with torch.random.fork_rng():
+        torch.manual_seed(0)  # the factory is built with torch's CPU generator seeded to 0
+        net = namespace["build"](**args).eval()
+    expected = plain_error(net, torch.from_numpy(images).float() / 255, torch.from_numpy(labels))
+    assert (row["n"], row["error"]) == (len(labels), pytest.approx(expected))

@@ -279,6 +279,15 @@ def test_readme_suite_example_is_valid():
     assert [p.label for p in suite.perturbations][-1] == "deepfool"
 
 
+def test_readme_own_model_example_is_valid():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = re.search(r"```yaml\n(models:\n  mine:\n.*?)```", readme, re.S).group(1)
+    document = {"name": "own", "perturbations": [{"kind": "clean"}], **yaml.safe_load(block)}
+    mine = parse_suite(document, "README.md").models["mine"]
+    assert mine.factory == "my_models.py:build_net" and mine.input_shape == (3, 32, 32)
+    assert mine.normalize.std == [0.2470, 0.2435, 0.2616] and mine.feature_layer == "layer4"
+
+
 def test_paper_suite_runs_on_the_shipped_checkpoints():
     """suites/paper-mnist.yaml points at checkpoints shipped in models/checkpoints/."""
     from wmbench.checkpoint import read_checkpoint_info

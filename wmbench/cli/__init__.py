@@ -11,7 +11,7 @@ import sys
 import typer
 
 from wmbench import __version__
-from wmbench.cli import attack, data, explain, info, models, plot, reproduce, train
+from wmbench.cli import attack, data, explain, export, info, models, plot, reproduce, train
 from wmbench.cli._console import stderr
 from wmbench.errors import WmbenchError
 from wmbench.runtime import tune_allocator
@@ -48,6 +48,7 @@ def _root(
 app.command("models")(models.models)
 app.command("train")(train.train)
 app.command("info")(info.info)
+app.command("export")(export.export)
 app.command("attack")(attack.attack)
 app.command("plot")(plot.plot)
 app.command("explain")(explain.explain)

@@ -4,6 +4,7 @@ family."""
 from wmbench.models import (
     cnn,  # noqa: F401  (registers the family)
     densenet,  # noqa: F401  (registers the family)
+    exported,  # noqa: F401  (registers the family of exported factory models)
     resnet,  # noqa: F401  (registers the family)
 )
 from wmbench.models._registry import (
@@ -19,11 +20,13 @@ from wmbench.models._registry import (
     zoo_dir,
 )
 from wmbench.models.base import BenchmarkModel, ZooModel, check_model, feature_module
+from wmbench.models.exported import exported_spec
 from wmbench.models.factory import FactoryRecord, load_factory_model
 from wmbench.models.foreign import ForeignModel, as_benchmark_model, default_feature_layer
 from wmbench.models.spec import InputSpec, ModelSpec, check_input_shape
 
 __all__ = [
+    "exported_spec",
     "InputSpec",
     "as_benchmark_model",
     "BenchmarkModel",

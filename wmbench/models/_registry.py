@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from wmbench._yaml import one_line, read_yaml, validation_message
 from wmbench.errors import ConfigError, ModelError
 from wmbench.models.base import ZooModel
+from wmbench.models.foreign import ForeignModel
 from wmbench.models.spec import ModelSpec
 
 Builder = Callable[..., ZooModel]
@@ -137,10 +138,10 @@ def build_model(spec: ModelSpec) -> ZooModel:
         raise ModelError(f"model {spec.name!r}: args: {one_line(str(error))}") from None
     except RuntimeError as error:  # torch refusing a tensor this size, e.g. out of memory
         raise ModelError(f"model {spec.name!r}: cannot be built: {one_line(str(error))}") from None
-    if not isinstance(model, ZooModel):  # a family registered outside the zoo
+    if not isinstance(model, (ZooModel, ForeignModel)):  # a family registered outside the zoo
         raise TypeError(
             f"the builder of family {spec.family!r} returned a {type(model).__name__}, "
-            "not a wmbench.models.ZooModel"
+            "not a wmbench.models.ZooModel or ForeignModel"
         )
     model.spec = spec
     return model
