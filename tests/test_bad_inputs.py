@@ -1,7 +1,8 @@
 """Every bad input exits 2 with one line on stderr naming the file and what is wrong, no traceback.
 
-A corpus of malformed suites, model specs, checkpoints and MNIST files, each written by a small
-recipe and run through the real command line (``wmbench attack``, ``train`` and ``info``). Each
+A corpus of malformed suites, model specs, checkpoints, MNIST and results files, each written by a
+small recipe and run through the real command line (``wmbench attack``, ``train``, ``info`` and
+``compare``). Each
 case also gives the commands a results file or checkpoint that already exists, which must be left
 byte-identical. A property test then fuzzes the YAML reader and the suite parser with random
 documents: the only exceptions they may raise are one-line ``WmbenchError``s.
@@ -14,6 +15,7 @@ import json
 import pickle
 import shutil
 import struct
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mnist_files import NAMES, learnable_mnist, write_idx, write_mnist_dir
+from results_factory import make_results
 from safetensors.torch import save_file
 
 from wmbench._yaml import read_yaml
@@ -33,6 +36,7 @@ from wmbench.checkpoint import save_checkpoint
 from wmbench.cli import run
 from wmbench.errors import WmbenchError
 from wmbench.models import create_model, get_spec, parse_spec
+from wmbench.results import ResultsDocument
 from wmbench.suites import parse_suite
 
 
@@ -866,6 +870,51 @@ TRAIN_DATA_CASES = [
     train_data_case("cifar-missing", ["--dataset", "cifar10"], _empty_cifar, "data_batch_1"),
 ]  # fmt: skip
 
+# --- results files: `wmbench compare OLD NEW` ---------------------------------------------------
+
+
+def compare_case(
+    id: str, side: str, spoil: Callable[[Path], None], phrase: str, *args: str
+) -> Case:
+    def setup(ctx: Context) -> tuple[list[str], str]:
+        paths = {
+            name: ResultsDocument.of_run(make_results(), []).write(ctx.tmp / f"{name}-run.json")
+            for name in ("old", "new")
+        }
+        spoil(paths[side])
+        out = ctx.existing("compared.json", b'{"earlier": "results"}\n')
+        summary = ctx.existing("summary.md", b"# an earlier summary\n")
+        argv = ["compare", str(paths["old"]), str(paths["new"]), *args]
+        return [*argv, "--json", str(out), "--markdown", str(summary)], paths[side].name
+
+    return Case(f"compare-{id}", setup, phrase)
+
+
+def _edit_json(change: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
+    def spoil(path: Path) -> None:
+        document = json.loads(path.read_text())
+        change(document)
+        path.write_text(json.dumps(document))
+
+    return spoil
+
+
+COMPARE_CASES = [
+    compare_case("old-missing", "old", Path.unlink, "no such results file"),
+    compare_case("new-not-json", "new", lambda p: p.write_text("{"), "not JSON"),
+    compare_case("new-version", "new", _edit_json(lambda d: d.update(version=2)), "version 2"),
+    compare_case("old-no-results", "old", _edit_json(lambda d: d.pop("results")),
+                 'missing "results"'),
+    compare_case("old-bad-cell", "old", _edit_json(lambda d: d["results"][0].pop("error")),
+                 "results[0]"),
+    compare_case("same-checkpoints-changed", "old",
+                 _edit_json(lambda d: d["checkpoints"]["wm"].update(sha256="a" * 64)),
+                 "drop --same-checkpoints", "--same-checkpoints"),
+    compare_case("same-checkpoints-anonymous", "new",
+                 _edit_json(lambda d: d.pop("checkpoints")), "no checkpoint identities",
+                 "--same-checkpoints"),
+]  # fmt: skip
+
 CASES = (
     SUITE_CASES
     + SPEC_CASES
@@ -874,6 +923,7 @@ CASES = (
     + FACTORY_CASES
     + OWN_DATA_CASES
     + TRAIN_DATA_CASES
+    + COMPARE_CASES
 )
 
 
@@ -892,6 +942,8 @@ def test_the_good_inputs_the_cases_spoil_pass(workspace, tmp_path, capsys):
     spec = tmp_path / "good-spec.yaml"
     spec.write_text(GOOD_SPEC + "args: {channels: [4, 4, 2], hidden: 8}\n")
     assert run(train_argv(ctx, str(spec))) == 0, capsys.readouterr().err
+    good = ResultsDocument.of_run(make_results(), []).write(tmp_path / "good.json")
+    assert run(["compare", str(good), str(good), "--same-checkpoints"]) == 0
 
 
 @pytest.mark.parametrize(
@@ -928,6 +980,26 @@ def test_merge_keys_still_work(tmp_path):
     path = tmp_path / "merge.yaml"
     path.write_text("base: &b {kind: fgsm, eps: 0.1}\nmine: {<<: *b, eps: 0.2}\n")
     assert read_yaml(path)["mine"] == {"kind": "fgsm", "eps": 0.2}
+
+
+@pytest.mark.parametrize("command", ["plot", "explain", "reproduce"])
+def test_drawing_without_matplotlib_exits_2_with_one_line(
+    command, workspace, tmp_path, monkeypatch, one_error_line
+):
+    """Before any work: reproduce would otherwise train for hours and fail at its figures."""
+    results = ResultsDocument.of_run(make_results(), []).write(tmp_path / "r.json")
+    argv = {
+        "plot": ["plot", str(results), "--out", str(tmp_path / "figures")],
+        "explain": ["explain", str(workspace.checkpoint), "--out", str(tmp_path / "cam.png")],
+        "reproduce": ["reproduce", "--out", str(tmp_path / "repro")],
+    }[command]
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` fails
+    assert run(argv) == 2
+    assert one_error_line() == (
+        "error: cannot draw figures: matplotlib is not installed; "
+        'install it with: pip install "wmbench[plots]"'
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["r.json"]
 
 
 # --- fuzzing the YAML reader and the suite parser -----------------------------------------------

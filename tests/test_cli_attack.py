@@ -160,25 +160,79 @@ def test_bad_baseline_file_exit_2(workspace, capsys):
     assert code == 2 and "junk.json" in out.err
 
 
-def test_baseline_from_other_checkpoints_exit_2_unless_allowed(workspace, capsys):
+def test_baseline_from_other_checkpoints_is_compared_and_listed(workspace, capsys):
+    """New weights against old numbers is the normal case in CI: compared, and the changed
+    checkpoint named in the tables and the JSON; --same-checkpoints refuses it (exit 2)."""
     root, data_dir = workspace
     suite = suite_file(root)
     assert attack(capsys, suite, "--data-dir", data_dir, "--json", root / "b0.json")[0] == 0
     baseline = json.loads((root / "b0.json").read_text())
+    new_sha = baseline["checkpoints"]["wm"]["sha256"]
     baseline["checkpoints"]["wm"]["sha256"] = "0" * 64
     (root / "other.json").write_text(json.dumps(baseline))
-    code, out = attack(capsys, suite, "--data-dir", data_dir, "--baseline", root / "other.json")
-    assert code == 2 and "another checkpoint" in out.err and "other.json" in out.err
-    code, _ = attack(
-        capsys,
-        suite,
-        "--data-dir",
-        data_dir,
-        "--baseline",
-        root / "other.json",
-        "--allow-different-checkpoints",
-    )
-    assert code == 0
+    args = [suite, "--data-dir", data_dir, "--baseline", root / "other.json"]
+    code, out = attack(capsys, *args, "--json", root / "vs-other.json")
+    assert code == 0, out.err
+    assert "checkpoints changed since the baseline" in out.out
+    assert "000000000000…" in out.out and new_sha[:12] + "…" in out.out
+    document = json.loads((root / "vs-other.json").read_text())
+    assert document["baseline"] == {
+        "path": str(root / "other.json"),
+        "checkpoints_changed": [{"model": "wm", "old_sha256": "0" * 64, "new_sha256": new_sha}],
+    }
+    assert all(v["passed"] for v in document["gates"] if v["kind"] == "regression")
+
+    code, out = attack(capsys, *args, "--same-checkpoints")
+    lines = [line for line in out.err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, out.err
+    assert "other.json" in lines[0] and "model 'wm' ran on another checkpoint" in lines[0]
+    assert "--same-checkpoints" in lines[0] and "--allow-different-checkpoints" not in lines[0]
+
+    code, out = attack(capsys, *args, "--allow-different-checkpoints")  # deprecated, a no-op
+    assert code == 0 and "deprecated" in out.err
+
+
+def test_same_baseline_records_no_changed_checkpoint(workspace, capsys):
+    root, data_dir = workspace
+    suite = suite_file(root)
+    assert attack(capsys, suite, "--data-dir", data_dir, "--json", root / "same.json")[0] == 0
+    code, out = attack(
+        capsys, suite, "--data-dir", data_dir, "--baseline", root / "same.json",
+        "--same-checkpoints", "--json", "-",
+    )  # fmt: skip
+    assert code == 0, out.err
+    assert json.loads(out.out)["baseline"]["checkpoints_changed"] == []
+    assert "checkpoints changed" not in out.err
+
+
+def test_markdown_summary_end_to_end(workspace, capsys):
+    root, data_dir = workspace
+    gates = [{"model": "wm", "perturbation": "uniform", "upper": 1.0, "max_error": 0.0}]
+    suite = suite_file(root, gates=gates)
+    code, out = attack(
+        capsys, suite, "--data-dir", data_dir, "--json", root / "md.json",
+        "--markdown", root / "summary.md",
+    )  # fmt: skip
+    assert code == 1
+    text = (root / "summary.md").read_text(encoding="utf-8")
+    document = json.loads((root / "md.json").read_text())
+    (verdict,) = document["gates"]
+    assert text.startswith("## wmbench: cli\n\n❌ 1 gate: 0 passed, 1 failed\n")
+    assert [line for line in text.splitlines() if line.startswith("### ")] == [
+        "### clean", "### uniform", "### fgsm", "### Gates",
+    ]  # fmt: skip
+    assert "| model | upper=0.5 | upper=1.0 |" in text and "| model | eps=0.05 | eps=0.1 |" in text
+    row = next(r for r in document["results"] if r["model"] == "wm" and r.get("eps") == 0.1)
+    low, high = row["error_ci95"]
+    error = f"{100 * row['error']:.2f}%"
+    assert f"{error} (" in text or f"{error} ★ (" in text
+    assert f"({100 * low:.1f}–{100 * high:.1f})" in text
+    assert f"| ❌ | {verdict['name']} | {verdict['detail']} |" in text
+    # '-' writes the same text to stdout, and the tables move to stderr
+    code, out = attack(capsys, suite, "--data-dir", data_dir, "--markdown", "-")
+    assert code == 1 and out.out == text and "clean" in out.err
+    code, out = attack(capsys, suite, "--data-dir", data_dir, "--markdown", "-", "--json", "-")
+    assert code == 2 and "cannot both write to stdout" in out.err
 
 
 def test_results_carry_intervals_and_warnings(workspace, capsys):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 import io
 import json
 import math
 import pathlib
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -15,6 +17,8 @@ from rich.console import Console
 
 from wmbench.gates import evaluate_gates
 from wmbench.reporting.junit import junit_xml, write_junit
+from wmbench.reporting.markdown import markdown_report
+from wmbench.reporting.plots import PlotsUnavailable, plot_sweeps
 from wmbench.reporting.table import (
     BEST,
     format_cell,
@@ -22,7 +26,16 @@ from wmbench.reporting.table import (
     summary_line,
     verdict_table,
 )
-from wmbench.results import FORMAT, VERSION, Cell, ResultsDocument, Verdict
+from wmbench.results import (
+    FORMAT,
+    VERSION,
+    BaselineRecord,
+    Cell,
+    CheckpointChange,
+    ResultsDocument,
+    SanityWarning,
+    Verdict,
+)
 
 
 def render(table) -> str:
@@ -189,6 +202,126 @@ def test_verdict_table_and_summary():
     assert summary_line(verdicts) == "2 gates: 1 passed, 1 failed"
     assert summary_line(verdicts[:1]) == "1 gate: 1 passed, 0 failed"
     assert summary_line([]) == "no gates"
+
+
+def test_tables_of_a_results_file_equal_those_of_the_run():
+    results = make_results({("wm", "uniform", 1.0): -1})
+    document = ResultsDocument.parse(json.loads(ResultsDocument.of_run(results, []).to_json()), "r")
+    from_run, from_file = perturbation_tables(results), perturbation_tables(document)
+    assert [render(t) for t in from_file] == [render(t) for t in from_run]
+
+
+# --- Markdown --------------------------------------------------------------------------------
+
+TINY = {
+    "name": "tiny",
+    "models": {"cnn": "a.safetensors", "wm": "b.safetensors"},
+    "perturbations": [{"kind": "clean"}, {"kind": "fgsm", "eps": [0.1, 0.2]}],
+    "gates": [
+        {"model": "wm", "perturbation": "fgsm", "eps": 0.1, "max_error": 0.3},
+        {"better": "wm", "than": "cnn", "perturbation": "fgsm"},
+    ],
+}
+# Wilson 95% intervals on 100 images, from the closed formula: 1 → 0.2–5.4, 2 → 0.6–7.0,
+# 25 → 17.5–34.3, 40 → 30.9–49.8, 70 → 60.4–78.1.
+TINY_MARKDOWN = """\
+## wmbench: tiny
+
+❌ 2 gates: 1 passed, 1 failed
+
+### clean
+
+| model | clean |
+| --- | ---: |
+| cnn | 2.00% (0.6–7.0) |
+| wm | 1.00% ★ (0.2–5.4) |
+
+### fgsm
+
+| model | eps=0.1 | eps=0.2 |
+| --- | ---: | ---: |
+| cnn | 40.00% (30.9–49.8) | 70.00% (60.4–78.1) |
+| wm | 25.00% ★ (17.5–34.3) | — |
+
+### Sanity warnings (numbers that may overstate robustness)
+
+| model | perturbation | check | detail |
+| --- | --- | --- | --- |
+| wm | fgsm | non_monotonic | error \\| falls |
+
+### Gates
+
+|  | gate | detail |
+| --- | --- | --- |
+| ✅ | wm fgsm eps=0.1: error <= 0.3 | error 25.0% <= 30.0% (5.0 points to spare) |
+| ❌ | wm not worse than cnn under fgsm | no measurement of wm at eps=0.2 |
+
+### Checkpoints changed since the baseline
+
+`old.json`: 1 checkpoint changed.
+
+| model | old sha256 | new sha256 |
+| --- | --- | --- |
+| wm | `aaaaaaaaaaaa` | `111111111111` |
+"""
+
+
+def tiny_document() -> ResultsDocument:
+    uniform = {(model, "uniform", upper): -1 for model in ("cnn", "wm") for upper in (0.5, 1.0)}
+    counts = {
+        ("cnn", "clean", None): 2, ("wm", "clean", None): 1, ("cnn", "fgsm", 0.1): 40,
+        ("wm", "fgsm", 0.1): 25, ("cnn", "fgsm", 0.2): 70, ("wm", "fgsm", 0.2): -1,
+    }  # fmt: skip
+    results = make_results({**uniform, **counts}, TINY, n=100)
+    results.warnings = [SanityWarning("wm", "fgsm", "non_monotonic", "error | falls")]
+    change = CheckpointChange("wm", "a" * 64, "1" * 64)
+    baseline = BaselineRecord(path="old.json", checkpoints_changed=[change])
+    return ResultsDocument.of_run(results, evaluate_gates(results), baseline)
+
+
+def test_markdown_report_exact_text():
+    document = tiny_document()
+    assert markdown_report(document) == TINY_MARKDOWN
+    again = ResultsDocument.parse(json.loads(document.to_json()), "tiny.json")
+    assert markdown_report(again) == TINY_MARKDOWN  # the same from the file
+
+
+def test_markdown_without_gates_warnings_or_changes():
+    document = tiny_document().model_copy(
+        update={"gates": [], "warnings": [], "passed": True,
+                "baseline": BaselineRecord(path="old.json")}
+    )  # fmt: skip
+    text = markdown_report(document)
+    assert text.startswith("## wmbench: tiny\n\nno gates\n\n### clean\n")
+    assert "### Gates" not in text and "Sanity warnings" not in text
+    assert text.endswith("### Baseline\n\n`old.json`, on the same checkpoints.\n")
+
+
+# --- figures without matplotlib --------------------------------------------------------------
+
+
+def test_drawing_without_matplotlib_raises_one_typed_error(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
+    with pytest.raises(PlotsUnavailable) as caught:
+        plot_sweeps(ResultsDocument.of_run(make_results(), []), tmp_path)
+    assert str(caught.value) == (
+        "cannot draw figures: matplotlib is not installed; "
+        'install it with: pip install "wmbench[plots]"'
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_broken_matplotlib_install_is_told_apart(monkeypatch, tmp_path):
+    real_import = builtins.__import__
+
+    def failing_import(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ModuleNotFoundError("No module named 'kiwisolver'", name="kiwisolver")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", failing_import)
+    with pytest.raises(PlotsUnavailable, match=r"matplotlib cannot be imported \(No module named"):
+        plot_sweeps(ResultsDocument.of_run(make_results(), []), tmp_path)
 
 
 # --- atomic writes ---------------------------------------------------------------------------

@@ -8,8 +8,13 @@ import torch
 from results_factory import SUITE, make_results
 
 from wmbench.errors import ConfigError
-from wmbench.gates import check_same_checkpoints, compare_to_baseline, evaluate_gates
-from wmbench.results import Cell, ResultsDocument
+from wmbench.gates import (
+    check_same_checkpoints,
+    checkpoint_changes,
+    compare_to_baseline,
+    evaluate_gates,
+)
+from wmbench.results import Cell, CheckpointChange, ResultsDocument
 from wmbench.sanity import GradientStats, monotonic_warnings, output_warning
 
 
@@ -55,14 +60,18 @@ def test_regression_with_confidence(tmp_path):
     assert not all(v.passed for v in compare_to_baseline(worse, old, 0.01, confidence=0.95))
 
 
-def test_baseline_from_other_checkpoints_is_refused(tmp_path):
+def test_baseline_from_other_checkpoints_is_listed_and_refused_only_on_request(tmp_path):
     results = make_results()
     baseline = ResultsDocument.of_run(results, [])
+    assert checkpoint_changes(results, baseline) == []
     check_same_checkpoints(results, baseline, tmp_path / "old.json")  # same hashes: fine
     baseline.checkpoints["wm"].sha256 = "f" * 64
+    assert checkpoint_changes(results, baseline) == [CheckpointChange("wm", "f" * 64, "1" * 64)]
     with pytest.raises(ConfigError, match="model 'wm' ran on another checkpoint") as error:
         check_same_checkpoints(results, baseline, tmp_path / "old.json")
-    assert "old.json" in str(error.value) and "--allow-different-checkpoints" in str(error.value)
+    message = str(error.value)
+    assert "old.json" in message and "--same-checkpoints" in message
+    assert "--allow-different-checkpoints" not in message
 
 
 def test_cells_carry_wilson_intervals():

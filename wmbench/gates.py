@@ -12,7 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from wmbench.errors import ConfigError
-from wmbench.results import Results, ResultsDocument, Verdict, describe_point
+from wmbench.results import (
+    BaselineRecord,
+    CheckpointChange,
+    Results,
+    ResultsDocument,
+    Verdict,
+    describe_point,
+)
 from wmbench.schema import MaxErrorGate, NoWarningsGate, RelativeGate
 from wmbench.stats import difference_interval, wilson_interval
 
@@ -131,33 +138,61 @@ def _relative(results: Results, gate: RelativeGate) -> Verdict:
     return _verdict(name, "relative", margin, detail)
 
 
-def check_same_checkpoints(results: Results, baseline: ResultsDocument, path: str | Path) -> None:
-    """Refuses a baseline whose cells came from other checkpoints than this run's.
+def _document(run: Results | ResultsDocument) -> ResultsDocument:
+    return run if isinstance(run, ResultsDocument) else ResultsDocument.of_run(run, [])
 
-    Comparing error rates of different weights says nothing about a regression of the code or
-    the suite; ``--allow-different-checkpoints`` skips this check when that is what is wanted.
+
+def checkpoint_changes(
+    current: Results | ResultsDocument, baseline: ResultsDocument
+) -> list[CheckpointChange]:
+    """The model labels that ran on another checkpoint file in ``baseline`` than now, in this
+    run's order. A label on one side only, or without a recorded sha256, is no change."""
+    before = baseline.checkpoints or {}
+    changes = []
+    for label, entry in (_document(current).checkpoints or {}).items():
+        old = before[label].sha256 if label in before else None
+        if old is not None and entry.sha256 is not None and old != entry.sha256:
+            changes.append(CheckpointChange(label, old, entry.sha256))
+    return changes
+
+
+def check_same_checkpoints(
+    current: Results | ResultsDocument,
+    baseline: ResultsDocument,
+    path: str | Path,
+    current_path: str | Path | None = None,
+) -> None:
+    """Refuses a baseline whose cells came from other checkpoints than ``current``'s, for those
+    who gate changes of code on fixed weights (``--same-checkpoints``).
+
+    Args:
+        current: this run, or the results file of one (read from ``current_path``).
+        baseline: the baseline's results file, read from ``path``.
+
+    Raises:
+        ConfigError: naming the file without checkpoint identities, or ``path`` and the first
+            model whose checkpoint changed.
     """
-    if baseline.checkpoints is None:
-        raise ConfigError("has no checkpoint identities to compare with", path)
-    for label, record in results.checkpoints.items():
-        before = baseline.checkpoints.get(label)
-        before_hash = before.sha256 if before is not None else None
-        if before_hash is not None and before_hash != record.sha256:
-            raise ConfigError(
-                f"model {label!r} ran on another checkpoint in the baseline (sha256 "
-                f"{before_hash[:12]}…, now {record.sha256[:12]}…); pass "
-                "--allow-different-checkpoints to compare anyway",
-                path,
-            )
+    for document, where in ((baseline, path), (_document(current), current_path or path)):
+        if document.checkpoints is None:
+            raise ConfigError("has no checkpoint identities to compare with", where)
+    for change in checkpoint_changes(current, baseline):
+        raise ConfigError(
+            f"model {change.model!r} ran on another checkpoint in the baseline (sha256 "
+            f"{change.old_sha256[:12]}…, now {change.new_sha256[:12]}…); drop "
+            "--same-checkpoints to compare anyway",
+            path,
+        )
 
 
 def compare_to_baseline(
-    results: Results,
+    current: Results | ResultsDocument,
     baseline: ResultsDocument,
     tolerance: float = 0.01,
     confidence: float | None = None,
 ) -> list[Verdict]:
-    """One ``regression`` verdict per cell measured both now and in ``baseline``.
+    """One ``regression`` verdict per cell measured both in ``current`` (a run, or the results
+    file of one) and in ``baseline``.
 
     Cells are matched by model label, perturbation label and parameter values; a cell fails when
     its error rose by more than ``tolerance`` (a fraction: 0.01 is one percentage point) — with
@@ -165,22 +200,23 @@ def compare_to_baseline(
     above the tolerance. Cells on one side only are ignored, but a baseline that shares no cell
     with this run gives one failed verdict, so that a wrong baseline file cannot pass silently.
     """
+    document = _document(current)
     rows = {row.key(): row for row in baseline.results}
     verdicts = []
-    for cell in results.cells:
+    for cell in document.results:
         row = rows.get(cell.key())
         if row is None:
             continue
-        before = row.exact_error
+        before, after = row.exact_error, cell.exact_error
         name = f"regression: {cell.model} {cell.perturbation}"
         if cell.params:
             name += f" {describe_point(cell.params)}"
-        increase = cell.error - before
+        increase = after - before
         margin = tolerance - increase
-        if confidence is not None and row.n is not None and row.wrong is not None:
+        if confidence is not None and cell.has_counts and row.has_counts:
             low, _ = difference_interval(cell.wrong, cell.n, row.wrong, row.n, confidence)
             margin = tolerance - low
-        change = f"error {_percent(before)} -> {_percent(cell.error)}"
+        change = f"error {_percent(before)} -> {_percent(after)}"
         sign = "+" if increase >= 0 else "-"
         if margin >= -_EPS:
             detail = f"{change} ({sign}{_points(increase)}, tolerance {_points(tolerance)})"
@@ -188,8 +224,30 @@ def compare_to_baseline(
             detail = f"{change} ({sign}{_points(increase)} > tolerance {_points(tolerance)})"
         verdicts.append(_verdict(name, "regression", margin, detail))
     if not verdicts:
-        name = baseline.suite.name if baseline.suite is not None else None
-        where = f" (baseline suite {name!r}, this run {results.suite.name!r})" if name else ""
+        old, new = baseline.suite, document.suite
+        old_name, new_name = old.name if old else None, new.name if new else None
+        where = f" (baseline suite {old_name!r}, this run {new_name!r})" if old_name else ""
         detail = f"the baseline shares no cell with this run{where}"
         return [Verdict("regression: baseline", "regression", False, detail, _UNMEASURED)]
     return verdicts
+
+
+def judge_against_baseline(
+    current: Results | ResultsDocument,
+    baseline: ResultsDocument,
+    path: str | Path,
+    tolerance: float = 0.01,
+    confidence: float | None = None,
+    same_checkpoints: bool = False,
+    current_path: str | Path | None = None,
+) -> tuple[list[Verdict], BaselineRecord]:
+    """The regression verdicts of ``current`` against ``baseline`` (read from ``path``), and the
+    record of that baseline for the results file: its path and the checkpoints that changed.
+    With ``same_checkpoints``, a changed checkpoint is refused (:func:`check_same_checkpoints`).
+    """
+    if same_checkpoints:
+        check_same_checkpoints(current, baseline, path, current_path)
+    record = BaselineRecord(
+        path=str(path), checkpoints_changed=checkpoint_changes(current, baseline)
+    )
+    return compare_to_baseline(current, baseline, tolerance, confidence), record

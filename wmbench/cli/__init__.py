@@ -11,7 +11,20 @@ import sys
 import typer
 
 from wmbench import __version__
-from wmbench.cli import attack, data, explain, export, info, models, plot, reproduce, train
+from wmbench.cli import (
+    attack,
+    compare,
+    data,
+    explain,
+    export,
+    info,
+    init,
+    models,
+    plot,
+    reproduce,
+    suites,
+    train,
+)
 from wmbench.cli._console import stderr
 from wmbench.errors import WmbenchError
 from wmbench.runtime import tune_allocator
@@ -50,7 +63,10 @@ app.command("train")(train.train)
 app.command("info")(info.info)
 app.command("export")(export.export)
 app.command("attack")(attack.attack)
+app.command("compare")(compare.compare)
 app.command("plot")(plot.plot)
+app.command("suites")(suites.suites)
+app.command("init")(init.init)
 app.command("explain")(explain.explain)
 app.command("reproduce")(reproduce.reproduce)
 app.add_typer(data.app, name="data")

@@ -22,8 +22,9 @@ def explain(
     ),
 ) -> None:
     """Draw Grad-CAM maps of the first N test images for each checkpoint's predicted class."""
-    from wmbench.reporting.plots import plot_grad_cams
+    from wmbench.reporting.plots import plot_grad_cams, require_matplotlib
 
+    require_matplotlib()  # before the data and the models are loaded
     if out.suffix.lower() != ".png":
         raise ConfigError("the output must be a .png file", out)
     mnist = load_mnist(data_dir)

@@ -16,8 +16,9 @@ def plot(
     out: Path = typer.Option(Path("figures"), "--out", "-o", help="Folder for the PNG files."),
 ) -> None:
     """Draw error and activation-MSE curves of every one-parameter sweep, one panel per family."""
-    from wmbench.reporting.plots import plot_sweeps
+    from wmbench.reporting.plots import plot_sweeps, require_matplotlib
 
+    require_matplotlib()
     document = ResultsDocument.read(results)
     if out.exists() and not out.is_dir():
         raise ConfigError("exists and is not a folder", out)

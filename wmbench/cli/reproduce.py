@@ -20,8 +20,10 @@ def reproduce(
     ),
 ) -> None:
     """Reproduce the WM paper on MNIST; an interrupted run continues where it stopped."""
+    from wmbench.reporting.plots import require_matplotlib
     from wmbench.reproduce import reproduce as run_reproduction
 
+    require_matplotlib()  # the figures come last: fail before hours of training, not after
     out = out or Path("runs") / f"reproduce-{budget}"
     report = run_reproduction(budget, out, device=device, data_dir=data_dir, events=note)
     print(report)

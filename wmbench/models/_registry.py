@@ -5,7 +5,8 @@ naming a family and its arguments; a family is one registered builder function r
 :class:`~wmbench.models.base.ZooModel`. Every built model keeps that contract: its ``spec``, its
 ``feature_layer`` (the submodule whose output is the feature-layer activation — the last
 convolutional or WM layer, after its nonlinearity — that the activation-MSE metric reads), its
-``input_shape`` and ``num_classes``.
+``input_shape`` and ``num_classes``. Installed from a wheel, the specs are the package's copy
+(:mod:`wmbench.models.shipped`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from wmbench._yaml import one_line, read_yaml, validation_message
 from wmbench.errors import ConfigError, ModelError
 from wmbench.models.base import ZooModel
 from wmbench.models.foreign import ForeignModel
+from wmbench.models.shipped import shipped_dir
 from wmbench.models.spec import ModelSpec
 
 Builder = Callable[..., ZooModel]
@@ -49,11 +51,12 @@ def list_families() -> list[str]:
 
 
 def zoo_dir() -> Path:
-    """The folder of zoo specs: ``$WMBENCH_ZOO``, else ``models/`` beside the package."""
+    """The folder of zoo specs: ``$WMBENCH_ZOO``, else the repository's ``models/`` when wmbench
+    runs from a checkout (an editable install), else the copy installed with the package."""
     env = os.environ.get(ZOO_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "models"
+    return shipped_dir("models")
 
 
 def parse_spec(data: Any, source: str | Path) -> ModelSpec:

@@ -10,12 +10,18 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from wmbench._io import write_text_atomic
-from wmbench.results import Results, Verdict
+from wmbench.results import Results, ResultsDocument, Verdict
 
 
-def junit_xml(results: Results, verdicts: list[Verdict]) -> str:
-    """The JUnit XML document (with its XML declaration) for one run's verdicts."""
-    name = results.suite.name
+def junit_xml(results: Results | ResultsDocument, verdicts: list[Verdict]) -> str:
+    """The JUnit XML document (with its XML declaration) for one run's verdicts (the run, or
+    the results file of one)."""
+    if isinstance(results, Results):
+        name, duration = results.suite.name, results.duration_s
+    else:
+        record = results.suite
+        name = (record.name if record is not None else None) or "wmbench"
+        duration = results.duration_s or 0.0
     failures = sum(not verdict.passed for verdict in verdicts)
     suite = ET.Element(
         "testsuite",
@@ -24,7 +30,7 @@ def junit_xml(results: Results, verdicts: list[Verdict]) -> str:
         failures=str(failures),
         errors="0",
         skipped="0",
-        time=f"{results.duration_s:.3f}",
+        time=f"{duration:.3f}",
     )
     properties = ET.SubElement(suite, "properties")
     for key, value in (("device", results.device), ("started", results.started)):

@@ -3,7 +3,8 @@
 Sweep curves follow Amer & Maul, Figures 2 and 3: test error, and feature-layer activation MSE,
 against the swept parameter (uniform-noise upper bound, FGSM ε), one panel per model family.
 They are drawn from a results document (``wmbench attack --json``), so any suite with a
-one-parameter sweep gets the same curves. Formats results; never computes them.
+one-parameter sweep gets the same curves. Formats results; never computes them. matplotlib is an
+optional dependency (the ``plots`` extra); without it, drawing raises :class:`PlotsUnavailable`.
 """
 
 from __future__ import annotations
@@ -15,19 +16,37 @@ from typing import Any
 import torch
 
 from wmbench._io import atomic_path
+from wmbench.errors import WmbenchError
 from wmbench.results import CellRow, ResultsDocument
 
 FAMILY_ORDER = ("cnn", "resnet", "densenet")
 _TITLES = {"uniform": "uniform noise upper bound", "fgsm": "FGSM ε"}
 
 
+class PlotsUnavailable(WmbenchError):
+    """matplotlib, which draws the figures, cannot be imported (the ``plots`` extra is missing)."""
+
+
 def _pyplot():
-    import matplotlib
+    try:
+        import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as error:
+        missing = (error.name or "matplotlib").split(".")[0]
+        what = "matplotlib is not installed"
+        if missing != "matplotlib":  # installed, but something it needs is not
+            what = f"matplotlib cannot be imported ({error})"
+        raise PlotsUnavailable(
+            f'cannot draw figures: {what}; install it with: pip install "wmbench[plots]"'
+        ) from None
     return plt
+
+
+def require_matplotlib() -> None:
+    """Raises :class:`PlotsUnavailable` now, before a command does the work its figures need."""
+    _pyplot()
 
 
 def _save(figure: Any, path: Path) -> Path:

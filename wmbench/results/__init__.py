@@ -4,6 +4,7 @@ which writes, reads and validates itself. Below suites, gates and reporting; abo
 from wmbench.results.document import (
     FORMAT,
     VERSION,
+    BaselineRecord,
     CellRow,
     CheckpointEntry,
     ResultsDocument,
@@ -12,6 +13,7 @@ from wmbench.results.document import (
 from wmbench.results.measured import (
     Cell,
     CellKey,
+    CheckpointChange,
     CheckpointRecord,
     ModelOutcome,
     Results,
@@ -24,9 +26,11 @@ from wmbench.results.measured import (
 __all__ = [
     "FORMAT",
     "VERSION",
+    "BaselineRecord",
     "Cell",
     "CellKey",
     "CellRow",
+    "CheckpointChange",
     "CheckpointEntry",
     "CheckpointRecord",
     "ModelOutcome",

@@ -30,6 +30,7 @@ from wmbench.errors import ConfigError
 from wmbench.results.measured import (
     Cell,
     CellKey,
+    CheckpointChange,
     Results,
     SanityWarning,
     Verdict,
@@ -121,6 +122,20 @@ class CellRow(BaseModel):
     def has_counts(self) -> bool:
         return self.n is not None and self.wrong is not None
 
+    @property
+    def ci95(self) -> tuple[float, float] | None:
+        """The stored 95% interval of the error (None in files that predate it)."""
+        return None if self.error_ci95 is None else (self.error_ci95[0], self.error_ci95[1])
+
+
+class BaselineRecord(BaseModel):
+    """The baseline a run's ``regression`` verdicts compared with: its file, and the model labels
+    whose checkpoint changed since (the normal case in CI: new weights, old numbers)."""
+
+    model_config = ConfigDict(extra="allow")
+    path: str
+    checkpoints_changed: list[CheckpointChange] = Field(default_factory=list)
+
 
 class ResultsDocument(BaseModel):
     """The whole results file."""
@@ -136,12 +151,16 @@ class ResultsDocument(BaseModel):
     duration_s: float | None = None
     results: list[CellRow]
     gates: list[Verdict] = Field(default_factory=list)
+    baseline: BaselineRecord | None = None
     warnings: list[SanityWarning] = Field(default_factory=list)
     passed: bool = True
 
     @classmethod
-    def of_run(cls, results: Results, verdicts: list[Verdict]) -> ResultsDocument:
-        """The document of one run and its verdicts (gates, then regressions)."""
+    def of_run(
+        cls, results: Results, verdicts: list[Verdict], baseline: BaselineRecord | None = None
+    ) -> ResultsDocument:
+        """The document of one run and its verdicts (gates, then regressions against
+        ``baseline``, if one was given)."""
         suite = results.suite.model_dump(mode="json")
         suite["path"] = None if results.source is None else str(results.source)
         return cls(
@@ -163,6 +182,7 @@ class ResultsDocument(BaseModel):
             duration_s=results.duration_s,
             results=[CellRow.of(cell) for cell in results.cells],
             gates=list(verdicts),
+            baseline=baseline,
             warnings=list(results.warnings),
             passed=all(verdict.passed for verdict in verdicts),
         )
@@ -176,8 +196,10 @@ class ResultsDocument(BaseModel):
         return entry.family if entry is not None else None
 
     def to_json(self) -> str:
-        """The document as JSON text (indent 2, trailing newline); non-finite numbers are null."""
-        document = _json_safe(self.model_dump(mode="json"))
+        """The document as JSON text (indent 2, trailing newline); non-finite numbers are null.
+        ``baseline`` appears only in the document of a run compared with one."""
+        unset = {"baseline"} if self.baseline is None else set()
+        document = _json_safe(self.model_dump(mode="json", exclude=unset))
         return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
     def write(self, path: str | Path) -> Path:

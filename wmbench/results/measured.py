@@ -112,6 +112,21 @@ class Verdict:
 
 
 @dataclass
+class CheckpointChange:
+    """A model label whose checkpoint is not the one its baseline ran on.
+
+    Attributes:
+        model: the model's label.
+        old_sha256: SHA-256 of the checkpoint in the baseline.
+        new_sha256: SHA-256 of the checkpoint now.
+    """
+
+    model: str
+    old_sha256: str
+    new_sha256: str
+
+
+@dataclass
 class ModelOutcome:
     """What one model's part of a run measured."""
 

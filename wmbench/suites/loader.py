@@ -23,6 +23,7 @@ from wmbench.checkpoint import read_checkpoint_info
 from wmbench.data import IMAGE_SHAPES
 from wmbench.errors import CheckpointError, ConfigError, ModelError
 from wmbench.models import check_input_shape, load_factory_model
+from wmbench.models.shipped import find_packaged_suite
 from wmbench.perturbations import torchattacks_class
 from wmbench.schema import (
     GATE_KINDS,
@@ -75,10 +76,21 @@ def parse_suite(data: Any, source: str | Path) -> Suite:
     return suite
 
 
+def resolve_suite_path(path: str | Path) -> Path:
+    """``path``, or the example suite shipped with wmbench that a bare name means
+    (``paper-mnist``) when no such file exists (``wmbench suites`` lists them)."""
+    path = Path(path)
+    if path.exists():
+        return path
+    packaged = find_packaged_suite(path)
+    return path if packaged is None else packaged
+
+
 def load_suite(path: str | Path) -> LoadedSuite:
     """Reads a suite file and checks every model it names: a checkpoint's header (not its
-    weights), or a factory entry's model, built once on the CPU and checked."""
-    path = Path(path)
+    weights), or a factory entry's model, built once on the CPU and checked. A bare name that
+    is no file is an example suite's (:func:`resolve_suite_path`)."""
+    path = resolve_suite_path(path)
     suite = parse_suite(read_yaml(path), path)
     shape = IMAGE_SHAPES.get(suite.dataset.name)
     models: dict[str, ModelSource] = {}

