@@ -316,3 +316,17 @@ def test_a_suite_on_every_format_measures_what_a_plain_loop_does(name, tmp_path,
         net = namespace["build"](**args).eval()
     expected = plain_error(net, torch.from_numpy(images).float() / 255, torch.from_numpy(labels))
     assert (row["n"], row["error"]) == (len(labels), pytest.approx(expected))
+
+
+def test_a_factory_model_is_built_once_per_run_on_the_cpu(own, tmp_path, capsys):
+    """The loader builds and checks the model; the runner measures that same model."""
+    root, _, _ = own
+    counting = USER_CODE.replace(
+        "def build_net(width=8):\n", "def build_net(width=8):\n    open(CALLS, 'a').write('x')\n"
+    )
+    (tmp_path / "my_models.py").write_text(f"CALLS = {str(tmp_path / 'calls')!r}\n" + counting)
+    for name in ("net.safetensors", "cifar-10-batches-py"):
+        (tmp_path / name).symlink_to(root / name)
+    path = suite(tmp_path, {"name": "cifar10", "path": "cifar-10-batches-py"})
+    assert run(["attack", str(path)]) == 0, capsys.readouterr().err
+    assert (tmp_path / "calls").read_text() == "x"

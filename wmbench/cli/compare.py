@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from wmbench.cli.attack import (
+from wmbench.cli._outputs import (
     CONFIDENCE,
     MARKDOWN,
     SAME_CHECKPOINTS,

@@ -130,8 +130,8 @@ def _factory_source(
         raise ModelError(
             f"{where}: model {label!r} takes {declared} inputs, the data set has {shape}", path
         )
-    _, record = load_factory_model(entry, path.parent, path)
-    return FactorySource(label, entry, path.parent, path, record)
+    model, record = load_factory_model(entry, path.parent, path)
+    return FactorySource(label, entry, path.parent, path, record, checked=model)
 
 
 def _check_torchattacks(entry: TorchattacksEntry, where: str, source: str | Path) -> None:

@@ -78,6 +78,7 @@ class FactorySource:
     base_dir: Path
     suite_path: Path
     factory: FactoryRecord
+    checked: nn.Module | None = None  # the model the loader built and checked, until used
 
     @property
     def record(self) -> CheckpointRecord:
@@ -91,6 +92,11 @@ class FactorySource:
         )
 
     def load(self, device: torch.device) -> nn.Module:
+        """The model the loader already built and checked on the CPU (handed over once, so the
+        suite does not keep it), else built, loaded and checked again on ``device``."""
+        model, self.checked = self.checked, None
+        if model is not None and device.type == "cpu":
+            return model
         model, _ = load_factory_model(self.entry, self.base_dir, self.suite_path, device)
         return model
 
