@@ -9,12 +9,15 @@ import torchattacks
 from wmbench.errors import ConfigError
 from wmbench.models import create_model
 from wmbench.perturbations import (
+    ApgdAttack,
+    AutoAttackProtocol,
     CleanImages,
     CwAttack,
     FgsmAttack,
     PgdAttack,
     TorchattacksAttack,
     UniformNoise,
+    WorstOfAttack,
     build_perturbation,
     loss_input_gradient,
     torchattacks_names,
@@ -113,6 +116,12 @@ EXAMPLES = {
     "pgd": ({"kind": "pgd", "eps": 0.1}, PgdAttack),
     "cw": ({"kind": "cw"}, CwAttack),
     "torchattacks": ({"kind": "torchattacks", "attack": "DeepFool"}, TorchattacksAttack),
+    "apgd": ({"kind": "apgd", "eps": 0.1, "loss": "margin"}, ApgdAttack),
+    "autoattack": ({"kind": "autoattack", "eps": 0.1}, AutoAttackProtocol),
+    "worst-of": (
+        {"kind": "worst-of", "of": [{"kind": "fgsm", "eps": 0.1}, {"kind": "pgd", "eps": 0.1}]},
+        WorstOfAttack,
+    ),
 }
 
 

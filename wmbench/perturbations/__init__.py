@@ -9,16 +9,28 @@ A new kind is one schema entry there and one implementation here, joined in ``_I
 from __future__ import annotations
 
 from wmbench.perturbations.adapter import (
+    ApgdAttack,
     CwAttack,
-    PgdAttack,
     TorchattacksAttack,
     torchattacks_class,
     torchattacks_names,
 )
-from wmbench.perturbations.base import Perturbation, SharedWork, loss_input_gradient
+from wmbench.perturbations.autoattack import VERSIONS, AutoAttackProtocol
+from wmbench.perturbations.base import Perturbation, SharedWork
 from wmbench.perturbations.fgsm import FgsmAttack
+from wmbench.perturbations.losses import (
+    LOSSES,
+    attack_loss,
+    dlr_loss,
+    loss_input_gradient,
+    margin_loss,
+)
 from wmbench.perturbations.noise import CleanImages, UniformNoise, renormalise
+from wmbench.perturbations.pgd import PgdAttack
+from wmbench.perturbations.worst import WorstCase, WorstCasePerturbation, WorstOfAttack
 from wmbench.schema import (
+    Apgd,
+    AutoAttack,
     Clean,
     Cw,
     Fgsm,
@@ -27,6 +39,7 @@ from wmbench.schema import (
     Scalar,
     TorchattacksEntry,
     Uniform,
+    WorstOf,
 )
 
 _IMPLEMENTATIONS: dict[type[PerturbationEntry], type[Perturbation]] = {
@@ -34,6 +47,7 @@ _IMPLEMENTATIONS: dict[type[PerturbationEntry], type[Perturbation]] = {
     Uniform: UniformNoise,
     Fgsm: FgsmAttack,
     Pgd: PgdAttack,
+    Apgd: ApgdAttack,
     Cw: CwAttack,
 }
 
@@ -42,10 +56,20 @@ def build_perturbation(entry: PerturbationEntry, params: dict[str, Scalar]) -> P
     """The perturbation a suite entry describes, at one point of its sweep (``entry.points()``)."""
     if isinstance(entry, TorchattacksEntry):
         return TorchattacksAttack(entry.attack, **params)
+    if isinstance(entry, AutoAttack):
+        return AutoAttackProtocol(**params, attacks=entry.attacks)  # type: ignore[arg-type]
+    if isinstance(entry, WorstOf):
+        return WorstOfAttack(
+            [(part.label, build_perturbation(part, part.points()[0])) for part in entry.of]
+        )
     return _IMPLEMENTATIONS[type(entry)](**params)
 
 
 __all__ = [
+    "LOSSES",
+    "VERSIONS",
+    "ApgdAttack",
+    "AutoAttackProtocol",
     "CleanImages",
     "CwAttack",
     "FgsmAttack",
@@ -54,8 +78,14 @@ __all__ = [
     "SharedWork",
     "TorchattacksAttack",
     "UniformNoise",
+    "WorstCase",
+    "WorstCasePerturbation",
+    "WorstOfAttack",
+    "attack_loss",
     "build_perturbation",
+    "dlr_loss",
     "loss_input_gradient",
+    "margin_loss",
     "renormalise",
     "torchattacks_class",
     "torchattacks_names",

@@ -1,6 +1,6 @@
 """The torchattacks catalogue (Kim, arXiv:2010.01950) behind wmbench's perturbation contract.
 
-``pgd`` maps to ``torchattacks.PGD``, ``cw`` to ``torchattacks.CW``, and a ``torchattacks``
+``apgd`` maps to ``torchattacks.APGD``, ``cw`` to ``torchattacks.CW``, and a ``torchattacks``
 entry to any ``torchattacks.Attack`` subclass by class name with its own arguments. The attack
 object is built once per model; torchattacks puts the model in eval mode while it attacks. The
 output is clamped to [0, 1] (a no-op for the attacks that already clamp).
@@ -8,6 +8,7 @@ output is clamped to [0, 1] (a no-op for the attacks that already clamp).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -15,6 +16,7 @@ from torch import nn
 
 from wmbench.errors import ConfigError
 from wmbench.perturbations.base import Perturbation, SharedWork
+from wmbench.perturbations.losses import attack_loss, margin_loss
 
 # Wrappers that are not attacks on their own, and the identity "attack".
 _EXCLUDED = {"Attack", "MultiAttack", "LGV", "VANILA"}
@@ -59,6 +61,7 @@ class TorchattacksAttack(Perturbation):
         if cls is None:
             raise ConfigError(f"{attack!r} is not an attack of torchattacks")
         self.attack_name = attack
+        self.args = args  # the attack class's constructor arguments
         self._cls = cls
         self._model: nn.Module | None = None
         self._attack: Any = None
@@ -66,7 +69,7 @@ class TorchattacksAttack(Perturbation):
     def _attack_for(self, model: nn.Module) -> Any:
         if self._model is not model:
             try:
-                self._attack = self._cls(model, **self.params)
+                self._attack = self._cls(model, **self.args)
             except (TypeError, ValueError) as error:
                 raise ConfigError(f"{self.attack_name}: {error}") from None
             self._model = model
@@ -79,11 +82,55 @@ class TorchattacksAttack(Perturbation):
         return torch.clamp(adversarial.detach(), min=0, max=1)
 
 
-class PgdAttack(TorchattacksAttack):
-    """Projected gradient descent, L∞ (Madry et al., arXiv:1706.06083) via ``torchattacks.PGD``."""
+@functools.cache
+def margin_apgd_class() -> type:
+    """``torchattacks.APGD`` climbing the C&W margin: built with ``loss="dlr"``, whose slot (its
+    ``dlr_loss`` method) returns the margin instead. Made on first use, as torchattacks is
+    imported lazily."""
+    import torchattacks
 
-    def __init__(self, eps: float, alpha: float, steps: int, random_start: bool = True) -> None:
-        super().__init__("PGD", eps=eps, alpha=alpha, steps=steps, random_start=random_start)
+    def dlr_loss(self: Any, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return margin_loss(x, y)
+
+    return type("MarginAPGD", (torchattacks.APGD,), {"dlr_loss": dlr_loss})
+
+
+class ApgdAttack(TorchattacksAttack):
+    """Auto-PGD (Croce & Hein, arXiv:2003.01690) via ``torchattacks.APGD`` (seed 0, ρ = 0.75).
+
+    Args:
+        eps: radius in ``norm``.
+        norm: ``Linf`` or ``L2``.
+        steps: iterations per restart.
+        restarts: random restarts (each on the images the earlier ones did not break).
+        loss: ``ce``, ``dlr``, or ``margin`` (the C&W margin in APGD's DLR slot).
+        eot_iter: gradients averaged per step (expectation over transformation).
+    """
+
+    def __init__(
+        self,
+        eps: float,
+        norm: str = "Linf",
+        steps: int = 100,
+        restarts: int = 1,
+        loss: str = "ce",
+        eot_iter: int = 1,
+    ) -> None:
+        attack_loss(loss)
+        super().__init__(
+            "APGD",
+            eps=eps,
+            norm=norm,
+            steps=steps,
+            n_restarts=restarts,
+            loss="dlr" if loss == "margin" else loss,
+            eot_iter=eot_iter,
+            seed=0,
+        )
+        if loss == "margin":
+            self._cls = margin_apgd_class()
+        self.params = {"eps": eps, "norm": norm, "steps": steps, "restarts": restarts}
+        self.params |= {"loss": loss, "eot_iter": eot_iter}
 
 
 class CwAttack(TorchattacksAttack):

@@ -2,20 +2,20 @@
 
 Like torchattacks' ``Attack.forward``, a perturbation takes a batch of images in [0, 1] of shape
 ``(N, C, H, W)`` and their labels ``(N,)``, and returns perturbed images of the same shape, still
-in [0, 1]. The model is in eval mode. Two optional inputs let a runner share work: the gradient of
-the cross-entropy loss with respect to the clean images (one backward pass serves every ε of an
-FGSM sweep) and a seeded generator for random noise. An implementation writes :meth:`perturb`;
-the suite file's entry (:mod:`wmbench.schema.perturbations`) names it and gives its parameters.
+in [0, 1]. The model is in eval mode. Optional inputs let a runner share work: the gradients of
+the attack losses with respect to the clean images (one backward pass serves every ε of an FGSM
+sweep), the clean logits (a worst-case protocol skips images already misclassified) and a
+seeded generator for random noise. An implementation writes :meth:`perturb`; the suite file's
+entry (:mod:`wmbench.schema.perturbations`) names it and gives its parameters.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import ClassVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -24,24 +24,33 @@ class SharedWork:
     """What a runner may hand a perturbation instead of letting it compute it.
 
     Attributes:
-        input_gradient: the gradient of the mean cross-entropy loss w.r.t. the clean images.
+        input_gradients: by loss name (``ce``, ``margin``, ``dlr``), the gradient of the batch
+            mean of that loss w.r.t. the clean images.
         generator: the source of random numbers (seeded per suite, point and batch).
+        clean_logits: the model's logits for the clean images.
     """
 
-    input_gradient: torch.Tensor | None = None
+    input_gradients: Mapping[str, torch.Tensor] = field(default_factory=dict)
     generator: torch.Generator | None = None
+    clean_logits: torch.Tensor | None = None
+
+    def subset(self, index: torch.Tensor) -> SharedWork:
+        """The same work for the images ``index`` of the batch."""
+        logits = None if self.clean_logits is None else self.clean_logits[index]
+        gradients = {loss: gradient[index] for loss, gradient in self.input_gradients.items()}
+        return SharedWork(gradients, self.generator, logits)
 
 
 class Perturbation(ABC):
     """Base of every perturbation.
 
     Attributes:
-        uses_input_gradient: True when :meth:`perturb` can take the clean input gradient
-            instead of computing it.
+        gradient_loss: the loss whose clean input gradient :meth:`perturb` can take from the
+            runner instead of computing it (None when it takes none).
         params: the parameter values it was built with, by name.
     """
 
-    uses_input_gradient: ClassVar[bool] = False
+    gradient_loss: str | None = None
 
     def __init__(self, **params: object) -> None:
         self.params = params
@@ -54,9 +63,14 @@ class Perturbation(ABC):
         *,
         input_gradient: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
+        shared: SharedWork | None = None,
     ) -> torch.Tensor:
-        """Returns the perturbed images (detached, in [0, 1])."""
-        return self.perturb(model, images.detach(), labels, SharedWork(input_gradient, generator))
+        """Returns the perturbed images (detached, in [0, 1]). ``input_gradient`` is the clean
+        cross-entropy gradient (a shorthand for ``shared``'s ``input_gradients["ce"]``)."""
+        if shared is None:
+            gradients = {} if input_gradient is None else {"ce": input_gradient}
+            shared = SharedWork(gradients, generator)
+        return self.perturb(model, images.detach(), labels, shared)
 
     @abstractmethod
     def perturb(
@@ -67,13 +81,3 @@ class Perturbation(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{key}={value!r}" for key, value in self.params.items())
         return f"{type(self).__name__}({args})"
-
-
-def loss_input_gradient(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor
-) -> torch.Tensor:
-    """Gradient of the mean cross-entropy loss with respect to the images, as torchattacks
-    computes it (same loss, same reduction, so its sign is bit-for-bit the same)."""
-    images = images.detach().clone().requires_grad_(True)
-    loss = F.cross_entropy(model(images), labels)
-    return torch.autograd.grad(loss, images)[0]

@@ -82,6 +82,7 @@ class CellRow(BaseModel):
     wrong: int | None = None
     activation_mse: float | None = None
     error_ci95: list[float] | None = None
+    broken_by: dict[str, int] | None = None
 
     @classmethod
     def of(cls, cell: Cell) -> CellRow:
@@ -96,6 +97,7 @@ class CellRow(BaseModel):
             wrong=cell.wrong,
             activation_mse=cell.activation_mse,
             error_ci95=list(cell.ci95),
+            broken_by=None if cell.broken_by is None else dict(cell.broken_by),
             **flat,
         )
 
@@ -105,6 +107,8 @@ class CellRow(BaseModel):
         data = handler(self)
         head = {key: data.pop(key) for key in ("model", "perturbation", "kind", "params")}
         flat = {key: data.pop(key) for key in list(data) if key not in type(self).model_fields}
+        if data.get("broken_by") is None:  # only worst-case protocols have one
+            data.pop("broken_by", None)
         return {**head, **flat, **data}
 
     def key(self) -> CellKey:

@@ -35,12 +35,15 @@ class Cell:
         model: the model's label in the suite.
         perturbation: the perturbation's label in the suite (its ``name``, else its kind, or the
             attack class in lower case for ``torchattacks`` entries).
-        kind: ``clean``, ``uniform``, ``fgsm``, ``pgd``, ``cw`` or ``torchattacks``.
+        kind: the perturbation's kind (``clean``, ``uniform``, ``fgsm``, ``autoattack``, ...).
         params: the parameter values of this cell, by name (e.g. ``{"eps": 0.1}``).
         n: number of images.
         wrong: number of misclassified perturbed images.
         activation_mse: mean over images of the mean squared difference between the feature-layer
             activations for the clean and the perturbed image.
+        broken_by: for a worst-case protocol (``autoattack``, ``worst-of``), how many images
+            were misclassified clean (``"clean"``) and how many each attack then broke, in the
+            order they ran; None for other kinds.
     """
 
     model: str
@@ -50,6 +53,7 @@ class Cell:
     n: int
     wrong: int
     activation_mse: float
+    broken_by: dict[str, int] | None = None
 
     @property
     def error(self) -> float:
@@ -81,8 +85,8 @@ class SanityWarning:
     Attributes:
         model: the model's label.
         perturbation: the perturbation's label, or ``""`` for a check of the model itself.
-        check: ``non_monotonic``, ``weaker_than_noise``, ``zero_gradient``, ``nan_gradient`` or
-            ``not_logits``.
+        check: the check that fired (README.md, "Sanity warnings", lists them): e.g.
+            ``non_monotonic``, ``zero_gradient``, ``not_logits``, ``square_beats_white_box``.
         message: one line for humans.
     """
 

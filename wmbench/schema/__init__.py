@@ -12,8 +12,12 @@ from wmbench.schema.models import (
     Normalization,
 )
 from wmbench.schema.perturbations import (
+    AUTOATTACK_ATTACKS,
     ENTRY_TYPES,
     PERTURBATION_KINDS,
+    Apgd,
+    AttackLoss,
+    AutoAttack,
     Clean,
     Cw,
     Fgsm,
@@ -22,14 +26,19 @@ from wmbench.schema.perturbations import (
     Pgd,
     TorchattacksEntry,
     Uniform,
+    WorstOf,
 )
 from wmbench.schema.suite import DatasetSpec, Suite
 from wmbench.schema.types import Scalar
 
 __all__ = [
+    "AUTOATTACK_ATTACKS",
     "ENTRY_TYPES",
     "GATE_KINDS",
     "PERTURBATION_KINDS",
+    "Apgd",
+    "AttackLoss",
+    "AutoAttack",
     "Clean",
     "Cw",
     "DatasetSpec",
@@ -49,4 +58,5 @@ __all__ = [
     "Suite",
     "TorchattacksEntry",
     "Uniform",
+    "WorstOf",
 ]

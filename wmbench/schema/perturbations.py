@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Annotated, Literal, Union, get_args
+from typing import Annotated, ClassVar, Literal, Union, get_args
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from wmbench.schema.types import (
     CountSweep,
@@ -25,6 +25,14 @@ from wmbench.schema.types import (
 
 _NOT_PARAMETERS = ("kind", "name")
 
+AttackLoss = Literal["ce", "margin", "dlr"]
+"""Loss a gradient attack climbs: cross-entropy, the C&W logit margin
+``max_{j≠y} z_j − z_y`` (Carlini & Wagner, arXiv:1608.04644) or AutoAttack's difference of
+logits ratio (Croce & Hein, arXiv:2003.01690). Margin and DLR do not saturate in float32."""
+
+AUTOATTACK_ATTACKS = ("apgd-ce", "apgd-dlr", "apgd-t", "fab", "fab-t", "square")
+"""The attacks AutoAttack is made of, by the names of its reference implementation."""
+
 
 class PerturbationEntry(StrictModel):
     """Base of every perturbation entry: a ``kind``, an optional ``name`` and parameters."""
@@ -32,6 +40,10 @@ class PerturbationEntry(StrictModel):
     name: str | None = Field(
         None, min_length=1, description="Label in tables and gates; defaults to the kind."
     )
+
+    # Parameters added after results format 1 that a point leaves out at their default value, so
+    # the cells of older suites keep their keys (and their baselines keep matching).
+    quiet_defaults: ClassVar[dict[str, Scalar]] = {}
 
     @property
     def label(self) -> str:
@@ -49,7 +61,9 @@ class PerturbationEntry(StrictModel):
         return {
             key: value
             for key, value in self.__dict__.items()
-            if key not in _NOT_PARAMETERS and not isinstance(value, (list, dict))
+            if key not in _NOT_PARAMETERS
+            and not isinstance(value, (list, dict))
+            and not (key in self.quiet_defaults and self.quiet_defaults[key] == value)
         }
 
     def points(self) -> list[dict[str, Scalar]]:
@@ -83,16 +97,61 @@ class Fgsm(PerturbationEntry):
 
     kind: Literal["fgsm"]
     eps: NonNegativeSweep
+    loss: AttackLoss = "ce"
+    quiet_defaults: ClassVar[dict[str, Scalar]] = {"loss": "ce"}
 
 
 class Pgd(PerturbationEntry):
-    """PGD (Madry et al., arXiv:1706.06083) through ``torchattacks.PGD``, L∞."""
+    """PGD (Madry et al., arXiv:1706.06083), L∞, as ``torchattacks.PGD`` computes it."""
 
     kind: Literal["pgd"]
     eps: NonNegativeSweep
     alpha: PositiveSweep = Field(default_factory=lambda: [0.01])
     steps: CountSweep = Field(default_factory=lambda: [10])
     random_start: bool = True
+    loss: AttackLoss = "ce"
+    quiet_defaults: ClassVar[dict[str, Scalar]] = {"loss": "ce"}
+
+
+class Apgd(PerturbationEntry):
+    """Auto-PGD (Croce & Hein, arXiv:2003.01690) through ``torchattacks.APGD``: step size
+    chosen by the attack, momentum, checkpoints; ``restarts`` random restarts of ``steps``."""
+
+    kind: Literal["apgd"]
+    eps: NonNegativeSweep
+    norm: Literal["Linf", "L2"] = "Linf"
+    steps: CountSweep = Field(default_factory=lambda: [100])
+    restarts: Annotated[int, Field(ge=1, strict=True)] = 1
+    loss: AttackLoss = "ce"
+    eot_iter: Annotated[int, Field(ge=1, strict=True)] = 1
+
+
+class AutoAttack(PerturbationEntry):
+    """AutoAttack's protocol (Croce & Hein, arXiv:2003.01690): its attacks one after another,
+    each on the images still classified correctly; the error is the per-image worst case."""
+
+    kind: Literal["autoattack"]
+    eps: NonNegativeSweep
+    norm: Literal["Linf", "L2"] = "Linf"
+    version: Literal["standard", "plus", "rand"] = "standard"
+    attacks: list[Literal[AUTOATTACK_ATTACKS]] | None = Field(  # type: ignore[valid-type]
+        None, min_length=1, description="A subset to run instead of the version's list."
+    )
+
+    def fixed_params(self) -> dict[str, Scalar]:
+        params = super().fixed_params()
+        params.pop("attacks", None)
+        return params
+
+    def sweep_params(self) -> dict[str, list[Scalar]]:
+        return {key: value for key, value in super().sweep_params().items() if key != "attacks"}
+
+    @field_validator("attacks")
+    @classmethod
+    def _distinct(cls, attacks: list[str] | None) -> list[str] | None:
+        if attacks is not None and len(set(attacks)) != len(attacks):
+            raise ValueError("each attack may be named once")
+        return attacks
 
 
 class Cw(PerturbationEntry):
@@ -132,14 +191,50 @@ class TorchattacksEntry(PerturbationEntry):
         return args
 
 
-ENTRY_TYPES: tuple[type[PerturbationEntry], ...] = (
+_SINGLE_TYPES: tuple[type[PerturbationEntry], ...] = (
     Clean,
     Uniform,
     Fgsm,
     Pgd,
+    Apgd,
     Cw,
     TorchattacksEntry,
+    AutoAttack,
 )
+SinglePerturbation = Annotated[Union[_SINGLE_TYPES], Field(discriminator="kind")]  # noqa: UP007
+
+
+class WorstOf(PerturbationEntry):
+    """The per-image worst case of several perturbations, each at one setting: an image counts
+    as broken when any of them broke it. They run in order, each on the images still correct."""
+
+    kind: Literal["worst-of"]
+    of: list[SinglePerturbation] = Field(min_length=2)
+
+    def fixed_params(self) -> dict[str, Scalar]:
+        return {}
+
+    def sweep_params(self) -> dict[str, list[Scalar]]:
+        return {}
+
+    @model_validator(mode="after")
+    def _one_setting_each(self) -> WorstOf:
+        labels: set[str] = set()
+        for index, entry in enumerate(self.of):
+            if len(entry.points()) != 1:
+                raise ValueError(
+                    f"of[{index}]: each perturbation of a worst-of runs at one setting, "
+                    "not a sweep (give its parameters single values)"
+                )
+            if entry.label in labels:
+                raise ValueError(
+                    f"of[{index}]: label {entry.label!r} is used twice; give one a distinct `name`"
+                )
+            labels.add(entry.label)
+        return self
+
+
+ENTRY_TYPES: tuple[type[PerturbationEntry], ...] = (*_SINGLE_TYPES, WorstOf)
 Perturbation = Annotated[Union[ENTRY_TYPES], Field(discriminator="kind")]  # noqa: UP007
 PERTURBATION_KINDS: tuple[str, ...] = tuple(
     get_args(entry.model_fields["kind"].annotation)[0] for entry in ENTRY_TYPES

@@ -5,11 +5,14 @@ perturbed images and the mean squared error between the feature-layer activation
 model names as its ``feature_layer``) for the clean and the perturbed image.
 
 Work is shared where it can be: per batch, one clean forward pass gives the clean predictions,
-the clean feature activations (a forward hook) and — when any perturbation can use it — the
-input gradient of the loss, which serves every ε of an FGSM sweep. Each perturbed batch then
-costs one forward pass, whose hook gives its feature activations. Random noise is drawn from a
-generator seeded from (suite seed, perturbation, parameter point, batch), the same for every
-model. The sanity checks of :mod:`wmbench.sanity` are called at their places in the loop.
+the clean feature activations (a forward hook) and — for each loss some perturbation can use —
+the input gradient of that loss, which serves every ε of an FGSM sweep. Each perturbed batch then
+costs one forward pass, whose hook gives its feature activations. A worst-case protocol
+(AutoAttack, ``worst-of``) gets the clean logits, attacks only the images still correct, and
+reports which attack broke how many; its error is the per-image worst case it found. Random
+noise is drawn from a generator seeded from (suite seed, perturbation, parameter point, batch),
+the same for every model. The sanity checks of :mod:`wmbench.sanity` are called at their
+places in the loop.
 """
 
 from __future__ import annotations
@@ -19,12 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from wmbench import sanity
 from wmbench.models import feature_module
-from wmbench.perturbations import Perturbation, build_perturbation
+from wmbench.perturbations import (
+    Perturbation,
+    SharedWork,
+    WorstCase,
+    WorstCasePerturbation,
+    build_perturbation,
+)
+from wmbench.perturbations.losses import mean_loss
 from wmbench.results import Cell, ModelOutcome, SanityWarning, describe_point
 from wmbench.schema import Scalar, Suite
 
@@ -83,24 +92,28 @@ class FeatureTap:
 class _CleanPass:
     logits: torch.Tensor
     features: torch.Tensor
-    gradient: torch.Tensor | None
+    gradients: dict[str, torch.Tensor]
     wrong: torch.Tensor
 
 
 def _clean_pass(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, tap: FeatureTap, needs_gradient: bool
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, tap: FeatureTap, losses: list[str]
 ) -> _CleanPass:
-    """Predictions, feature activations and (when asked) the loss's input gradient of a batch."""
-    gradient = None
-    if needs_gradient:
+    """Predictions, feature activations and the input gradient of each of ``losses`` (one
+    forward pass, one backward pass per loss) of a batch."""
+    gradients = {}
+    if losses:
         x_grad = x.clone().requires_grad_(True)
         logits = model(x_grad)
-        gradient = torch.autograd.grad(F.cross_entropy(logits, y), x_grad)[0]
+        for number, loss in enumerate(losses):
+            value = mean_loss(loss, logits, y)
+            keep = number < len(losses) - 1
+            gradients[loss] = torch.autograd.grad(value, x_grad, retain_graph=keep)[0]
         logits = logits.detach()
     else:
         with torch.no_grad():
             logits = model(x)
-    return _CleanPass(logits, tap.take(), gradient, (logits.argmax(1) != y).sum())
+    return _CleanPass(logits, tap.take(), gradients, (logits.argmax(1) != y).sum())
 
 
 def _perturb(
@@ -110,16 +123,18 @@ def _perturb(
     y: torch.Tensor,
     clean: _CleanPass,
     seed: int,
-) -> tuple[torch.Tensor, torch.Generator]:
-    """The perturbed batch, with every random number drawn from ``seed``."""
+) -> tuple[torch.Tensor, torch.Generator, WorstCase | None]:
+    """The perturbed batch, with every random number drawn from ``seed`` (and what a worst-case
+    protocol found on it)."""
     device = x.device
     generator = torch.Generator(device=device).manual_seed(seed)
+    shared = SharedWork(clean.gradients, generator, clean.logits)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)  # for torchattacks' own random starts
-        perturbed = point.perturbation(
-            model, x, y, input_gradient=clean.gradient, generator=generator
-        )
-    return perturbed, generator
+        if isinstance(point.perturbation, WorstCasePerturbation):
+            found = point.perturbation.worst_case(model, x, y, shared)
+            return found.images, generator, found
+        return point.perturbation(model, x, y, shared=shared), generator, None
 
 
 def measure_model(
@@ -136,30 +151,39 @@ def measure_model(
     tap = FeatureTap(model)
     wrong = torch.zeros(len(points), dtype=torch.long, device=device)
     mse_sum = torch.zeros(len(points), dtype=torch.float64, device=device)
+    broken: dict[int, dict[str, int]] = {}
     noise_checked = sanity.noise_checked_points(points)
     noise = sanity.NoiseComparison()
     gradients = sanity.GradientStats()
+    masking = sanity.MaskingStats()
     warnings: list[SanityWarning] = []
-    needs_gradient = any(point.perturbation.uses_input_gradient for point in points)
+    losses = sorted({p.perturbation.gradient_loss for p in points} - {None})  # type: ignore[arg-type]
     try:
         for batch_index, start in enumerate(range(0, len(images), suite.batch_size)):
             x = images[start : start + suite.batch_size].to(device)
             y = labels[start : start + suite.batch_size].to(device)
-            clean = _clean_pass(model, x, y, tap, needs_gradient)
-            if batch_index == 0 and (found := sanity.output_warning(label, clean.logits)):
-                warnings.append(found)
-            if clean.gradient is not None:
-                gradients.add(clean.gradient)
+            clean = _clean_pass(model, x, y, tap, losses)
+            if batch_index == 0:
+                warnings += sanity.first_batch_warnings(label, model, x, clean.logits, points)
+                tap.output = None  # the checks' own forward passes
+            if "ce" in clean.gradients:
+                gradients.add(clean.gradients["ce"])
             for index, point in enumerate(points):
                 tick(f"{point.label} {describe_point(point.params)}")
                 if point.kind == "clean":
                     wrong[index] += clean.wrong
                     continue
                 seed = point_seed(suite.seed, point.entry_index, point.point_index, batch_index)
-                perturbed, generator = _perturb(point, model, x, y, clean, seed)
+                perturbed, generator, found = _perturb(point, model, x, y, clean, seed)
                 with torch.no_grad():
                     batch_wrong = (model(perturbed).argmax(1) != y).sum()
                 squared = (tap.take() - clean.features).pow_(2).flatten(1)
+                if found is not None:  # the protocol's own verdict per image
+                    batch_wrong = found.wrong.sum()
+                    counts = broken.setdefault(index, {})
+                    for name, count in found.broken_by.items():
+                        counts[name] = counts.get(name, 0) + count
+                    masking.add(index, found)
                 wrong[index] += batch_wrong
                 mse_sum[index] += squared.mean(1, dtype=torch.float64).sum()
                 if batch_index == 0 and index in noise_checked:  # one batch is enough
@@ -172,7 +196,19 @@ def measure_model(
     warnings += noise.warnings(label, points, noise_checked)
     n = len(images)
     cells = [
-        Cell(label, point.label, point.kind, dict(point.params), n, int(count), total / n)
-        for point, count, total in zip(points, wrong.tolist(), mse_sum.tolist(), strict=True)
+        Cell(
+            label,
+            point.label,
+            point.kind,
+            dict(point.params),
+            n,
+            int(count),
+            total / n,
+            broken_by=broken.get(index),
+        )
+        for index, (point, count, total) in enumerate(
+            zip(points, wrong.tolist(), mse_sum.tolist(), strict=True)
+        )
     ]
+    warnings += masking.warnings(label, points, cells)
     return ModelOutcome(cells=cells, warnings=warnings)
