@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from wmbench._io import write_text_atomic
-from wmbench.reporting.grid import Grid, Shown, perturbation_grids
+from wmbench.reporting.grid import Grid, Shown, breakdowns, perturbation_grids
 from wmbench.reporting.table import BEST, summary_line
 from wmbench.results import BaselineRecord, ResultsDocument
 
@@ -84,6 +84,15 @@ def markdown_report(document: ResultsDocument) -> str:
     mark = "" if not verdicts else (PASSED if document.passed else FAILED) + " "
     sections = [[f"## wmbench: {_text(name or 'results')}", "", mark + summary_line(verdicts)]]
     sections += [_grid_lines(grid) for grid in perturbation_grids(document)]
+    if found := breakdowns(document):
+        rows = [[b.model, b.perturbation, b.point or "—", b.describe()] for b in found]
+        sections.append(
+            [
+                "### Images broken, by attack",
+                "",
+                *_table(["model", "perturbation", "point", "broken by"], rows),
+            ]
+        )
     if document.warnings:
         rows = [[w.model, w.perturbation or "—", w.check, w.message] for w in document.warnings]
         sections.append(

@@ -2,8 +2,9 @@
 
 One table per perturbation: a row per model, a column per parameter point (the grid of
 :mod:`.grid`), each cell the test error and the activation MSE; the lowest error of each column
-is marked. Then the sanity warnings, the verdicts, and the checkpoints that changed since a
-baseline. The caller prints them (only the CLI talks to the terminal).
+is marked. Then, for worst-case protocols, how many images each attack broke; the sanity
+warnings; the verdicts; and the checkpoints that changed since a baseline. The caller prints them
+(only the CLI talks to the terminal).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from wmbench.reporting.grid import Grid, Shown, perturbation_grids
+from wmbench.reporting.grid import Grid, Shown, breakdowns, perturbation_grids
 from wmbench.results import CheckpointChange, Results, ResultsDocument, Verdict
 
 BEST = "★"
@@ -54,6 +55,19 @@ def perturbation_table(grid: Grid) -> Table:
 def perturbation_tables(source: Results | ResultsDocument) -> list[Table]:
     """One table per perturbation (see :func:`.grid.perturbation_grids` for the order)."""
     return [perturbation_table(grid) for grid in perturbation_grids(source)]
+
+
+def breakdown_table(source: Results | ResultsDocument) -> Table | None:
+    """Per worst-case cell, how many images each attack broke (None when there are none)."""
+    found = breakdowns(source)
+    if not found:
+        return None
+    table = Table(title="images broken, by attack (each ran on the images still correct)")
+    for column in ("model", "perturbation", "point", "broken by"):
+        table.add_column(column)
+    for row in found:
+        table.add_row(row.model, row.perturbation, row.point or "—", row.describe())
+    return table
 
 
 def verdict_table(verdicts: list[Verdict]) -> Table:
