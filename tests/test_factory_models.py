@@ -270,7 +270,8 @@ def test_sys_path_is_restored(suite_dir):
         (
             {"factory": "my_models.py:build_noisy"},
             r"output changes between two identical calls \(dropout or other randomness in eval "
-            r"mode\?\); attacks and errors would not be repeatable$",
+            r"mode\?\); attacks and errors would not be repeatable \(a randomised defence: "
+            r"declare it randomised and use autoattack version: rand\)$",
         ),
         (
             {"feature_layer": "layer5"},
@@ -389,3 +390,40 @@ def test_entry_parts():
         (3, 8, 8),
     )
     assert parsed.args == {} and parsed.feature_layer is None
+
+
+def test_a_declared_randomised_defence_loads_and_is_flagged(monkeypatch):
+    """``randomised=True`` (``randomised: true`` in a suite) lets a randomised defence in, for
+    ``version: rand``; the run's randomised-model check then fires unless every AutoAttack entry
+    is ``rand``. Without it the model is refused."""
+    import wmbench
+    from wmbench.errors import ModelError
+    from wmbench.perturbations import autoattack
+
+    monkeypatch.setattr(autoattack, "ITERATIONS", 3)  # the plumbing, not the attack's strength
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Dropout(0.5))
+    head = nn.Linear(4 * 6 * 6, 10)
+
+    class Noisy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body, self.head = net, head
+
+        def forward(self, x):
+            self.body[-1].train()  # dropout on in eval mode: a randomised defence
+            return self.head(self.body(x))
+
+    images, labels = torch.rand(6, 3, 8, 8), torch.randint(0, 10, (6,))
+    for version, flagged in (("standard", True), ("rand", False)):
+        suite = {
+            "name": "noisy",
+            "perturbations": [
+                {"kind": "autoattack", "eps": 0.05, "version": version, "attacks": ["apgd-ce"]}
+            ],
+        }
+        document = wmbench.evaluate(Noisy(), suite, data=(images, labels), randomised=True)
+        checks = {warning.check for warning in document.warnings}
+        assert ("randomised_model" in checks) is flagged
+    with pytest.raises(ModelError, match="declare it randomised"):
+        wmbench.evaluate(Noisy(), suite, data=(images, labels))

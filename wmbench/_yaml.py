@@ -125,7 +125,7 @@ def validation_message(error: ValidationError, tags: Collection[str] = ()) -> st
             continue  # a schema's own union tag, not a key
         else:
             where += f".{key_name(part)}" if where else key_name(part)
-    message = first["msg"]
+    message = first["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's
     value = first.get("input")
     if first["type"] not in ("missing", "extra_forbidden") and isinstance(
         value, (int, float, str, bool)

@@ -37,6 +37,7 @@ def evaluate(
     feature_layer: str | None = None,
     device: str | None = None,
     progress: ProgressCallback | None = None,
+    randomised: bool = False,
 ) -> ResultsDocument:
     """Measures ``model`` under every perturbation of ``suite`` and judges its gates.
 
@@ -52,6 +53,8 @@ def evaluate(
         feature_layer: dotted name of the layer whose activations the MSE compares.
         device: ``auto``, ``cpu`` or ``cuda``; default the suite's.
         progress: called with (done, total, description) as cells are measured.
+        randomised: the model is a randomised defence whose outputs may differ between
+            identical calls (evaluate it with ``autoattack`` ``version: rand``).
 
     Raises:
         ConfigError: the suite is malformed, or a gate names another model than ``label``.
@@ -65,7 +68,9 @@ def evaluate(
             f"data: expected images (N, C, H, W) and N labels, got {tuple(images.shape)} "
             f"and {tuple(labels.shape)}"
         )
-    wrapped = as_benchmark_model(model, tuple(images.shape[1:]), feature_layer=feature_layer)
+    wrapped = as_benchmark_model(
+        model, tuple(images.shape[1:]), feature_layer=feature_layer, randomised=randomised
+    )
     loaded.models[label] = ModuleSource(label, wrapped)
     results = run_suite(loaded, images=images, labels=labels, device=device, progress=progress)
     return ResultsDocument.of_run(results, evaluate_gates(results))

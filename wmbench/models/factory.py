@@ -125,7 +125,7 @@ def load_factory_model(
     )
     device = torch.device("cpu" if device is None else device)
     model.to(device).eval()
-    check_foreign_model(model, device, where, source)
+    check_foreign_model(model, device, where, source, entry.randomised)
     check_model(model, source)
     record = FactoryRecord(
         factory=entry.factory,

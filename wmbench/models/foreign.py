@@ -108,11 +108,16 @@ def resolve_feature_layer(
 
 
 def check_foreign_model(
-    model: ForeignModel, device: torch.device, where: str, source: str | Path | None
+    model: ForeignModel,
+    device: torch.device,
+    where: str,
+    source: str | Path | None,
+    randomised: bool = False,
 ) -> None:
     """Runs ``model`` (on ``device``) on a probe batch of its input shape and refuses what the
     benchmark cannot measure (see the module docstring). Two calls must agree exactly, as in
-    AutoAttack's ``check_randomized``. ``where`` starts every message; it names the factory."""
+    AutoAttack's ``check_randomized``, unless the model is declared ``randomised`` (a randomised
+    defence, to be evaluated with EOT). ``where`` starts every message; it names the factory."""
     generator = torch.Generator().manual_seed(0)
     probe = torch.rand(PROBE_BATCH, *model.input_shape, generator=generator).to(device)
     shape = tuple(probe.shape)
@@ -155,10 +160,11 @@ def check_foreign_model(
             "(B, C, H, W)",
             source,
         )
-    if not torch.equal(first, second):
+    if not randomised and not torch.equal(first, second):
         raise ModelError(
             f"{where}: the model's output changes between two identical calls (dropout or "
-            "other randomness in eval mode?); attacks and errors would not be repeatable",
+            "other randomness in eval mode?); attacks and errors would not be repeatable "
+            "(a randomised defence: declare it randomised and use autoattack version: rand)",
             source,
         )
 
@@ -189,11 +195,13 @@ def as_benchmark_model(
     *,
     feature_layer: str | None = None,
     source: str | Path | None = None,
+    randomised: bool = False,
 ) -> nn.Module:
     """``model`` itself when it keeps the model contract (a zoo model), else ``model`` wrapped
     in a :class:`ForeignModel` that does: the feature layer is ``feature_layer`` or the last
     ``Conv2d``/WM layer, the number of classes is read off one forward pass. The wrapper is
-    checked like a factory model (logits of the right shape, repeatable outputs).
+    checked like a factory model (logits of the right shape, repeatable outputs unless
+    ``randomised``).
 
     Raises:
         ModelError: naming ``source`` (default: the model's class) when it cannot be measured.
@@ -216,5 +224,5 @@ def as_benchmark_model(
         raise ModelError(f"{where}: the output for one image is {got}, not (1, classes)", source)
     layer = resolve_feature_layer(model, feature_layer, where, source)
     wrapped = ForeignModel(model, shape, int(output.shape[1]), layer)
-    check_foreign_model(wrapped, device, where, source)
+    check_foreign_model(wrapped, device, where, source, randomised)
     return wrapped

@@ -83,7 +83,7 @@ def dynamic_warning(label: str, model: nn.Module, images: torch.Tensor) -> Sanit
         sys.settrace(previous)
     if not calls:
         return None
-    names = ", ".join(sorted(calls))
+    names = ", ".join(sorted({{"_make_grads": "backward"}.get(name, name) for name in calls}))
     message = (
         f"the forward pass calls autograd itself ({names}): a dynamic (test-time optimisation) "
         "defence; fixed attacks may not evaluate it, try an adaptive attack"

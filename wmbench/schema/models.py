@@ -44,6 +44,11 @@ class FactoryModelEntry(StrictModel):
     num_classes: Annotated[int, Field(ge=2, strict=True)]
     normalize: Normalization | None = None
     feature_layer: str | None = Field(None, min_length=1)
+    randomised: bool = Field(
+        False,
+        description="A randomised defence: its outputs may differ between identical calls "
+        "(evaluate it with autoattack version: rand).",
+    )
 
     @field_validator("factory")
     @classmethod
