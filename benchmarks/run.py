@@ -14,8 +14,10 @@ calls for at least a given number of seconds, with the accelerator synchronised)
 4. Training throughput: wmbench's training loop against a minimal plain-PyTorch loop over the
    same in-memory tensors; and the epoch time of the WM models against cnn-33's.
 5. Peak memory of a suite run at two test-set sizes (2,000 and 10,000 images), in subprocesses.
+6–7. AutoAttack against torchattacks.MultiAttack, and FGSM with the margin loss against the
+   cross-entropy, on the shipped trained cnn-33 (benchmarks/attacks.py).
 
-Checkpoints are random-initialised copies of the zoo models (timing does not depend on the
+Rows 1–5 use random-initialised copies of the zoo models (timing does not depend on the
 weights); MNIST comes from the usual cache. Nothing here is a test: targets are printed, not
 asserted.
 """
@@ -36,6 +38,7 @@ import torch
 import torch.nn.functional as F
 import torchattacks
 import yaml
+from attacks import autoattack_row, fgsm_margin_row
 from rich.console import Console
 from rich.table import Table
 from torch.utils.benchmark import Timer
@@ -336,11 +339,12 @@ def main() -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--json", type=Path, help="write the rows as JSON here")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, smaller runs")
-    parser.add_argument("--only", type=int, nargs="*", help="row numbers to measure (1-5)")
+    parser.add_argument("--only", type=int, nargs="*", help="row numbers to measure (1-7)")
     args = parser.parse_args()
     tune_allocator()  # as the wmbench command line does
     device = resolve_device(args.device)
     seconds = 1.0 if args.quick else 3.0  # of timed calls per measurement, after a warm-up
+    aa_images = (20, 10) if args.quick else (100, 20)  # images, batch size
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -351,6 +355,13 @@ def main() -> None:
                 ("suite overhead", lambda: overhead_row(device, folder, 30.0)),
                 ("training", lambda: training_rows(device, 3200 if args.quick else 6400)),
                 ("peak memory", lambda: memory_row(device, folder)),
+                ("AutoAttack", lambda: autoattack_row(device, folder, *aa_images)),
+                (
+                    "FGSM margin vs ce",
+                    lambda: fgsm_margin_row(
+                        device, folder, lambda work: median_time(work, 2 * seconds)
+                    ),
+                ),
             ),
             start=1,
         ):
