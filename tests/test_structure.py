@@ -14,7 +14,7 @@ MAX_LINES = 300
 LAYERS = [
     {"errors", "_io", "_yaml", "stats", "runtime", "schema", "layers"},
     {"models", "data"},
-    {"checkpoint", "metrics", "perturbations", "gradcam", "results"},
+    {"checkpoint", "metrics", "perturbations", "gradcam", "results", "lsa"},
     {"sanity", "gates", "paper", "reporting"},
     {"suites", "train", "resume"},
     {"reproduce", "training", "evaluate"},

@@ -19,6 +19,7 @@ from wmbench.cli import (
     export,
     info,
     init,
+    layers,
     models,
     plot,
     reproduce,
@@ -68,6 +69,7 @@ app.command("plot")(plot.plot)
 app.command("suites")(suites.suites)
 app.command("init")(init.init)
 app.command("explain")(explain.explain)
+app.command("layers")(layers.layers)
 app.command("reproduce")(reproduce.reproduce)
 app.add_typer(data.app, name="data")
 

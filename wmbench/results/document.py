@@ -41,7 +41,9 @@ from wmbench.schema import Scalar
 FORMAT = "wmbench.results"
 VERSION = 1
 
-_CELL_KEYS = ("model", "perturbation", "kind", "params", "error", "n", "wrong", "activation_mse")
+_CELL_KEYS = (
+    "model", "perturbation", "kind", "params", "error", "n", "wrong", "activation_mse", "per_layer",
+)  # fmt: skip
 
 
 class SuiteRecord(BaseModel):
@@ -83,6 +85,7 @@ class CellRow(BaseModel):
     activation_mse: float | None = None
     error_ci95: list[float] | None = None
     broken_by: dict[str, int] | None = None
+    per_layer: dict[str, dict[str, float | None]] | None = None
 
     @classmethod
     def of(cls, cell: Cell) -> CellRow:
@@ -98,6 +101,7 @@ class CellRow(BaseModel):
             activation_mse=cell.activation_mse,
             error_ci95=list(cell.ci95),
             broken_by=None if cell.broken_by is None else dict(cell.broken_by),
+            per_layer=None if cell.per_layer is None else dict(cell.per_layer),
             **flat,
         )
 
@@ -107,8 +111,9 @@ class CellRow(BaseModel):
         data = handler(self)
         head = {key: data.pop(key) for key in ("model", "perturbation", "kind", "params")}
         flat = {key: data.pop(key) for key in list(data) if key not in type(self).model_fields}
-        if data.get("broken_by") is None:  # only worst-case protocols have one
-            data.pop("broken_by", None)
+        for key in ("broken_by", "per_layer"):  # only worst-case protocols / per_layer suites
+            if data.get(key) is None:
+                data.pop(key, None)
         return {**head, **flat, **data}
 
     def key(self) -> CellKey:
@@ -166,6 +171,8 @@ class ResultsDocument(BaseModel):
         """The document of one run and its verdicts (gates, then regressions against
         ``baseline``, if one was given)."""
         suite = results.suite.model_dump(mode="json")
+        if not suite.get("per_layer"):  # files of suites without it stay as they were
+            suite.pop("per_layer", None)
         suite["path"] = None if results.source is None else str(results.source)
         return cls(
             suite=SuiteRecord(**suite),

@@ -44,6 +44,9 @@ class Cell:
         broken_by: for a worst-case protocol (``autoattack``, ``worst-of``), how many images
             were misclassified clean (``"clean"``) and how many each attack then broke, in the
             order they ran; None for other kinds.
+        per_layer: with the suite's ``per_layer``, for every monitored layer, its comparison
+            measure of Layer Sustainability Analysis (:mod:`wmbench.lsa`): ``{"cm": LSA's batch
+            form, "cm_image_mean": the mean per image}``; None otherwise and for ``clean``.
     """
 
     model: str
@@ -54,6 +57,7 @@ class Cell:
     wrong: int
     activation_mse: float
     broken_by: dict[str, int] | None = None
+    per_layer: dict[str, dict[str, float]] | None = None
 
     @property
     def error(self) -> float:

@@ -41,6 +41,11 @@ class Suite(StrictModel):
     models: dict[str, ModelEntry] = Field(min_length=1)
     perturbations: list[Perturbation] = Field(min_length=1)
     gates: list[Gate] = Field(default_factory=list)
+    per_layer: bool = Field(
+        False,
+        description="Add each monitored layer's comparison measure (Layer Sustainability "
+        "Analysis) to every perturbed cell.",
+    )
 
     @model_validator(mode="after")
     def _unique_labels(self) -> Suite:

@@ -12,11 +12,14 @@ costs one forward pass, whose hook gives its feature activations. A worst-case p
 reports which attack broke how many; its error is the per-image worst case it found. Random
 noise is drawn from a generator seeded from (suite seed, perturbation, parameter point, batch),
 the same for every model. The sanity checks of :mod:`wmbench.sanity` are called at their
-places in the loop.
+places in the loop. With the suite's ``per_layer``, the hooks of :class:`wmbench.lsa.LayerTap`
+read every monitored layer in those same clean and perturbed passes (Layer Sustainability
+Analysis, Khalooei et al., arXiv:2202.02626): no extra pass, no extra perturbation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ import torch
 from torch import nn
 
 from wmbench import sanity
+from wmbench.lsa import ErrorSums, LayerTap
 from wmbench.models import feature_module
 from wmbench.perturbations import (
     Perturbation,
@@ -148,6 +152,16 @@ def measure_model(
     """The cells (one per suite point) and sanity warnings of one model."""
     images, labels = data
     points = suite_points(suite)
+    layer_tap = LayerTap(model, images[:2].to(device)) if suite.per_layer else None
+    layer_sums = {
+        index: ErrorSums(layer_tap.points)
+        for index, point in enumerate(points)
+        if layer_tap is not None and point.kind != "clean"
+    }
+
+    def layers_read() -> contextlib.AbstractContextManager[dict[str, torch.Tensor]]:
+        return contextlib.nullcontext({}) if layer_tap is None else layer_tap.capture()
+
     tap = FeatureTap(model)
     wrong = torch.zeros(len(points), dtype=torch.long, device=device)
     mse_sum = torch.zeros(len(points), dtype=torch.float64, device=device)
@@ -162,7 +176,8 @@ def measure_model(
         for batch_index, start in enumerate(range(0, len(images), suite.batch_size)):
             x = images[start : start + suite.batch_size].to(device)
             y = labels[start : start + suite.batch_size].to(device)
-            clean = _clean_pass(model, x, y, tap, losses)
+            with layers_read() as clean_layers:
+                clean = _clean_pass(model, x, y, tap, losses)
             if batch_index == 0:
                 warnings += sanity.first_batch_warnings(label, model, x, clean.logits, points)
                 tap.output = None  # the checks' own forward passes
@@ -175,8 +190,10 @@ def measure_model(
                     continue
                 seed = point_seed(suite.seed, point.entry_index, point.point_index, batch_index)
                 perturbed, generator, found = _perturb(point, model, x, y, clean, seed)
-                with torch.no_grad():
+                with torch.no_grad(), layers_read() as perturbed_layers:
                     batch_wrong = (model(perturbed).argmax(1) != y).sum()
+                if index in layer_sums:
+                    layer_sums[index].add(clean_layers, perturbed_layers)
                 squared = (tap.take() - clean.features).pow_(2).flatten(1)
                 if found is not None:  # the protocol's own verdict per image
                     batch_wrong = found.wrong.sum()
@@ -205,6 +222,7 @@ def measure_model(
             int(count),
             total / n,
             broken_by=broken.get(index),
+            per_layer=layer_sums[index].summary() if index in layer_sums else None,
         )
         for index, (point, count, total) in enumerate(
             zip(points, wrong.tolist(), mse_sum.tolist(), strict=True)
