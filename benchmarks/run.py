@@ -16,6 +16,8 @@ calls for at least a given number of seconds, with the accelerator synchronised)
 5. Peak memory of a suite run at two test-set sizes (2,000 and 10,000 images), in subprocesses.
 6–7. AutoAttack against torchattacks.MultiAttack, and FGSM with the margin loss against the
    cross-entropy, on the shipped trained cnn-33 (benchmarks/attacks.py).
+8. Layer Sustainability Analysis of 1,000 images (one forward pass per input, hooks) against a
+   naive loop of one forward pass per layer (benchmarks/lsa.py).
 
 Rows 1–5 use random-initialised copies of the zoo models (timing does not depend on the
 weights); MNIST comes from the usual cache. Nothing here is a test: targets are printed, not
@@ -39,6 +41,7 @@ import torch.nn.functional as F
 import torchattacks
 import yaml
 from attacks import autoattack_row, fgsm_margin_row
+from lsa import layers_row
 from rich.console import Console
 from rich.table import Table
 from torch.utils.benchmark import Timer
@@ -339,7 +342,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--json", type=Path, help="write the rows as JSON here")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, smaller runs")
-    parser.add_argument("--only", type=int, nargs="*", help="row numbers to measure (1-7)")
+    parser.add_argument("--only", type=int, nargs="*", help="row numbers to measure (1-8)")
     args = parser.parse_args()
     tune_allocator()  # as the wmbench command line does
     device = resolve_device(args.device)
@@ -362,6 +365,7 @@ def main() -> None:
                         device, folder, lambda work: median_time(work, 2 * seconds)
                     ),
                 ),
+                ("layer sustainability analysis", lambda: layers_row(device)),
             ),
             start=1,
         ):
