@@ -18,6 +18,8 @@ calls for at least a given number of seconds, with the accelerator synchronised)
    cross-entropy, on the shipped trained cnn-33 (benchmarks/attacks.py).
 8. Layer Sustainability Analysis of 1,000 images (one forward pass per input, hooks) against a
    naive loop of one forward pass per layer (benchmarks/lsa.py).
+9. Adversarial training epochs of lsa-b: PGD-AT against a plain loop calling torchattacks.PGD,
+   and fast AT against a standard epoch (benchmarks/adversarial.py).
 
 Rows 1–5 use random-initialised copies of the zoo models (timing does not depend on the
 weights); MNIST comes from the usual cache. Nothing here is a test: targets are printed, not
@@ -40,6 +42,7 @@ import torch
 import torch.nn.functional as F
 import torchattacks
 import yaml
+from adversarial import adversarial_rows
 from attacks import autoattack_row, fgsm_margin_row
 from lsa import layers_row
 from rich.console import Console
@@ -342,7 +345,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--json", type=Path, help="write the rows as JSON here")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, smaller runs")
-    parser.add_argument("--only", type=int, nargs="*", help="row numbers to measure (1-8)")
+    parser.add_argument("--only", type=int, nargs="*", help="row numbers to measure (1-9)")
     args = parser.parse_args()
     tune_allocator()  # as the wmbench command line does
     device = resolve_device(args.device)
@@ -366,6 +369,10 @@ def main() -> None:
                     ),
                 ),
                 ("layer sustainability analysis", lambda: layers_row(device)),
+                (
+                    "adversarial training",
+                    lambda: adversarial_rows(device, 1600 if args.quick else 6400),
+                ),
             ),
             start=1,
         ):

@@ -11,6 +11,7 @@ from wmbench.gradcam import grad_cam
 from wmbench.metrics import count_macs, count_parameters
 from wmbench.models import (
     BenchmarkModel,
+    InputSpec,
     ModelSpec,
     ZooModel,
     build_model,
@@ -272,3 +273,27 @@ def test_layer_and_layers_at_once_are_refused(tmp_path):
         match="both.yaml: model 'both': args: layer is the old name of layers; give only layers",
     ):
         get_spec(both)
+
+
+def test_lsa_b_is_model_b_of_layer_sustainability_analysis():
+    """Khalooei et al., arXiv:2202.02626: Conv 16 5×5 – ReLU – Conv 32 5×5 – ReLU – MaxPool 2 –
+    Conv 64 5×5 – ReLU – MaxPool 2 – FC 100 – ReLU – FC 10."""
+    model = create_model("lsa-b")
+    shapes = {}
+    for name in ("body.act1", "body.act2", "body.pool2", "body.act3", "body.pool3"):
+        model.get_submodule(name).register_forward_hook(
+            lambda module, inp, out, name=name: shapes.__setitem__(name, tuple(out.shape[1:]))
+        )
+    assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    assert shapes == {
+        "body.act1": (16, 24, 24),
+        "body.act2": (32, 20, 20),
+        "body.pool2": (32, 10, 10),
+        "body.act3": (64, 6, 6),
+        "body.pool3": (64, 3, 3),
+    }
+    convs = (1 * 16 + 16 * 32 + 32 * 64) * 25 + 16 + 32 + 64
+    assert count_parameters(model) == convs + 576 * 100 + 100 + 100 * 10 + 10 == 123_222
+    assert model.feature_layer == "body.act3"
+    with pytest.raises(ModelError, match="too small"):
+        build_model(get_spec("lsa-b").model_copy(update={"input": InputSpec(size=12)}))

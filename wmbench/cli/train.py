@@ -1,5 +1,6 @@
-"""``wmbench train MODEL``: train zoo models on MNIST (or ``--dataset``) and save
-self-describing checkpoints.
+"""``wmbench train MODEL``: train zoo models on MNIST (or ``--dataset``), plainly or adversarially
+(``--adversarial fgsm-rs|pgd|trades``, with AT-LR's ``--atlr-gamma``), and save self-describing
+checkpoints.
 
 The decisions and the training are :mod:`wmbench.training`'s; this module parses the options,
 shows progress and notes on stderr and prints the summary table on stdout.
@@ -15,6 +16,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from wmbench.cli._adversarial import adversarial_config, check_layers, describe
 from wmbench.cli._console import note, progress_bar, stdout
 from wmbench.data import dataset_info, load_dataset
 from wmbench.models import get_spec
@@ -67,6 +69,52 @@ def train(
     skip_existing: bool = typer.Option(
         False, "--skip-existing", help="Keep trials whose checkpoint already exists and is valid."
     ),
+    adversarial: str | None = typer.Option(
+        None,
+        "--adversarial",
+        metavar="METHOD",
+        help="Adversarial training: fgsm-rs (fast AT, Wong et al. 2020), pgd (PGD-AT, Madry et "
+        "al. 2018) or trades (Zhang et al. 2019) [default: none, plain training].",
+    ),
+    adv_eps: float | None = typer.Option(
+        None,
+        "--adv-eps",
+        show_default=False,
+        help="L∞ radius of the training attack on [0, 1] images [default: 0.3].",
+    ),
+    adv_steps: int | None = typer.Option(
+        None,
+        "--adv-steps",
+        show_default=False,
+        help="Steps of the pgd or trades attack [default: 10; fgsm-rs takes one].",
+    ),
+    adv_alpha: float | None = typer.Option(
+        None,
+        "--adv-alpha",
+        show_default=False,
+        help="Step size of the training attack [default: 1.25·eps for fgsm-rs, 2.5·eps/steps "
+        "for pgd and trades].",
+    ),
+    trades_beta: float | None = typer.Option(
+        None,
+        "--trades-beta",
+        show_default=False,
+        help="TRADES' weight of the KL term [default: 6.0].",
+    ),
+    atlr_gamma: float | None = typer.Option(
+        None,
+        "--atlr-gamma",
+        show_default=False,
+        help="AT-LR (Layer Sustainability Analysis, Algorithm 3): add gamma × the relative "
+        "error of each --atlr-layers layer between clean and adversarial images to the loss.",
+    ),
+    atlr_layers: str | None = typer.Option(
+        None,
+        "--atlr-layers",
+        metavar="LAYER,...",
+        help="AT-LR's layers, e.g. the most vulnerable ones `wmbench layers` lists: "
+        "comma-separated Conv2d, WM or Linear layer names (body.conv3,head.fc1).",
+    ),
     resume: bool = typer.Option(
         False,
         "--resume",
@@ -81,12 +129,22 @@ def train(
     checkpoint as OUT.resume.safetensors, deleted once the checkpoint is written. If the run is
     killed, the same command with --resume continues from the last completed epoch and ends with
     the same weights as an uninterrupted run (on CPU).
+
+    With --adversarial the model trains on adversarial examples made from each batch (in eval
+    mode; the update runs in train mode); validation and test errors stay on clean images.
     """
+    layers = None if atlr_layers is None else [n.strip() for n in atlr_layers.split(",")]
+    attack = adversarial_config(
+        adversarial,
+        {"eps": adv_eps, "steps": adv_steps, "alpha": adv_alpha, "beta": trades_beta},
+        {"lr_gamma": atlr_gamma, "lr_layers": layers},
+    )
     info = dataset_info(dataset)
     images = None if info.image_shape else load_dataset(dataset, data_dir)
     shape = info.image_shape or images.image_shape
     classes = info.num_classes or images.num_classes
     spec = training_spec(model, dataset, shape, classes)
+    check_layers(attack, spec)
     torch_device = resolve_device(device)
     paths = {seed + i: trial_path(out, spec.name, seed + i, trials) for i in range(trials)}
     if epochs is None:
@@ -99,6 +157,7 @@ def train(
         crop_padding=info.crop_padding,
         horizontal_flip=info.horizontal_flip,
         device=str(torch_device),
+        adversarial=attack,
     )
     todo = plan_trials(
         spec,
@@ -119,6 +178,8 @@ def train(
         f"{spec.name}: {len(data.train_x)} train / {len(data.val_x)} val / "
         f"{len(data.test_x)} test images from {images.source}, on {describe_device(torch_device)}"
     )
+    if attack is not None:
+        note(f"{spec.name}: adversarial training: {describe(attack)}")
     trained = run_trials(
         spec,
         todo,

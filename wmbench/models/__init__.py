@@ -5,6 +5,7 @@ from wmbench.models import (
     cnn,  # noqa: F401  (registers the family)
     densenet,  # noqa: F401  (registers the family)
     exported,  # noqa: F401  (registers the family of exported factory models)
+    lsa,  # noqa: F401  (registers the family)
     resnet,  # noqa: F401  (registers the family)
 )
 from wmbench.models._registry import (

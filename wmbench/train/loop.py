@@ -1,7 +1,10 @@
 """The training loop of Amer & Maul §4: Adam with its default parameters, the zero-pad-and-crop
 augmentation done on whole batches, and the weights that score best on validation kept; their test
 error is measured at the end. Batches are drawn from tensors held in memory on the training
-device. The same seed gives the same weights on CPU.
+device. The same seed gives the same weights on CPU. Each batch's loss is
+:func:`wmbench.train.adversarial.batch_loss`'s: the cross-entropy, or the adversarial objective of
+``config.adversarial`` (whose random starts come from the same generator as the batch order).
+Validation and test errors are on the clean images either way.
 
 A run can be continued: after every epoch ``train_model`` can hand a :class:`ResumeState` (weights,
 best weights so far, Adam's moments, both RNG states, history) to a callback, and a later call
@@ -18,7 +21,6 @@ from dataclasses import asdict
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from wmbench.data import random_crop, random_horizontal_flip
@@ -26,6 +28,7 @@ from wmbench.errors import CheckpointError
 from wmbench.metrics import error_rate
 from wmbench.models import ModelSpec, build_model
 from wmbench.runtime import resolve_device
+from wmbench.train.adversarial import batch_loss, layerwise_term
 from wmbench.train.prepared import PreparedData
 from wmbench.train.records import EpochStats, TrainConfig, TrainResult
 from wmbench.train.resume_state import ResumeState, _as_json, resume_mismatch
@@ -59,14 +62,17 @@ def train_model(
 
     Raises:
         CheckpointError: ``resume`` belongs to another model or set-up.
+        ModelError: ``config.adversarial`` names AT-LR layers the model does not have.
     """
     device = resolve_device(config.device)
     if resume is not None:
         problem = resume_mismatch(resume, spec, config)
         if problem is not None:
             raise CheckpointError(problem, resume.source)
+    adversarial = config.adversarial
     torch.manual_seed(config.seed)
     model = build_model(spec).to(device)
+    layerwise = None if adversarial is None else layerwise_term(adversarial, model)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     generator = torch.Generator(device=device)
     generator.manual_seed(config.seed)
@@ -96,8 +102,8 @@ def train_model(
             if config.horizontal_flip:  # drawn only when asked: MNIST's random stream is as it was
                 images = random_horizontal_flip(images, generator)
             labels = data.train_y[batch]
-            logits = model(images)
-            loss = F.cross_entropy(logits, labels)
+            objective = batch_loss(model, images, labels, adversarial, generator, layerwise)
+            loss, logits = objective.loss, objective.logits
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -1,5 +1,6 @@
 """What a training run is given and what it gives back: its configuration (the protocol of Amer
-& Maul §4), the statistics of each epoch, and the trained model with its errors."""
+& Maul §4, optionally with adversarial training), the statistics of each epoch, and the trained
+model with its errors."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from torch import nn
+
+from wmbench.train.adversarial import AdversarialConfig
 
 
 @dataclass
@@ -23,6 +26,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     split_seed: int = 0
     device: str = "auto"
+    adversarial: AdversarialConfig | None = None  # None: plain training on the clean images
 
 
 @dataclass
