@@ -38,3 +38,14 @@ def one_error_line(capsys: pytest.CaptureFixture[str]) -> Callable[[], str]:
         return lines[0]
 
     return read
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """For modules of tiny models (``pytestmark = pytest.mark.usefixtures("one_thread")``): one
+    intra-op thread is the fastest, and it does not slow down a hundredfold when another process
+    holds one of the cores (OpenMP threads waiting on each other), as two threads do."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

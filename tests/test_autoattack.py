@@ -38,15 +38,8 @@ ITERATIONS, QUERIES = 5, 150  # instead of 100 and 5,000: these tests are about 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "models" / "checkpoints"  # shipped
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The models here are tiny: one intra-op thread is the fastest, and it does not slow down a
-    hundredfold when another process holds one of the cores (OpenMP threads waiting on each
-    other), as two threads do."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models: one intra-op thread (tests/conftest.py, ``one_thread``).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class TinyNet(nn.Module):

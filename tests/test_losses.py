@@ -24,16 +24,8 @@ from wmbench.schema import Suite
 from wmbench.suites import LoadedSuite, run_suite
 from wmbench.suites.sources import ModuleSource
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The models here are tiny: one intra-op thread is the fastest, and it does not slow down a
-    hundredfold when another process holds one of the cores (OpenMP threads waiting on each
-    other), as two threads do."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models: one intra-op thread (tests/conftest.py, ``one_thread``).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class TinyNet(nn.Module):

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from wmbench.perturbations.autoattack import MIN_CLASSES, TARGETS
 from wmbench.results import Cell, SanityWarning
 from wmbench.sanity.checks import ZERO_GRADIENT_SHARE, PointLike, output_warning
 
@@ -39,8 +40,6 @@ RANDOMISED_PASSES = 5
 RANDOMISED_TOLERANCE = 1e-4
 CHECKED_IMAGES = 100  # images of the first batch the model-level checks look at
 AUTOGRAD_FUNCTIONS = ("grad", "backward", "_make_grads")
-TARGETS = 9
-DLR_CLASSES = {"apgd-dlr": 3, "apgd-t": 4}
 
 
 def randomised_warning(label: str, model: nn.Module, images: torch.Tensor) -> SanityWarning | None:
@@ -95,7 +94,7 @@ def too_few_classes_warning(
     label: str, num_classes: int, attacks: Sequence[str]
 ) -> SanityWarning | None:
     """A warning when AutoAttack's attacks need more classes than the model has."""
-    skipped = [name for name in attacks if num_classes < DLR_CLASSES.get(name, 2)]
+    skipped = [name for name in attacks if num_classes < MIN_CLASSES.get(name, 2)]
     targeted = [n for n in attacks if n in ("apgd-t", "fab-t") and n not in skipped]
     problems = []
     if skipped:
