@@ -278,6 +278,10 @@ def test_interrupted_suite_resumes_with_the_same_numbers(workspace, capsys):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell without job control starts background jobs with SIGINT ignored, and children
+        # inherit that; Python then installs no KeyboardInterrupt handler. Give the child the
+        # default disposition a user's terminal gives it, however this test run was launched.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
