@@ -27,7 +27,7 @@ from wmbench.cli._outputs import (
 from wmbench.cli.suites import resolve_suite_argument
 from wmbench.gates import evaluate_gates, judge_against_baseline
 from wmbench.reporting.table import breakdown_table, perturbation_tables, warning_table
-from wmbench.results import ResultsDocument
+from wmbench.results import ResultsDocument, describe_adversarial
 from wmbench.runtime import resolve_device
 from wmbench.suites import LoadedSuite, load_suite, partial, run_suite
 
@@ -126,6 +126,9 @@ def attack(
     if results.warnings:
         console.print(warning_table(results))
     print_verdicts(console, document)
+    for label, record in results.checkpoints.items():
+        if record.adversarial:
+            note(f"{label}: adversarially trained, {describe_adversarial(record.adversarial)}")
     note(
         f"{loaded.suite.name}: {len(results.cells)} cells on {results.cells[0].n} images, "
         f"{results.device}, {results.duration_s:.1f} s"

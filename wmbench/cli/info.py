@@ -14,6 +14,7 @@ from rich.table import Table
 from wmbench.checkpoint import read_checkpoint_info
 from wmbench.cli._console import stdout
 from wmbench.errors import ConfigError
+from wmbench.results import describe_adversarial
 from wmbench.suites import load_suite
 from wmbench.suites.sources import CheckpointSource, FactorySource
 
@@ -55,7 +56,7 @@ def _checkpoint(path: Path, as_json: bool) -> None:
             ("sha256", details.sha256),
             ("seed", str(train.get("seed", ""))),
             ("epochs", str(train.get("epochs", ""))),
-            ("adversarial", _adversarial(train.get("adversarial"))),
+            ("adversarial", describe_adversarial(train.get("adversarial"))),
             ("best epoch", str(metrics.get("best_epoch", ""))),
             ("val error", _percent(metrics.get("val_error"))),
             ("test error", _percent(metrics.get("test_error"))),
@@ -95,22 +96,6 @@ def _print(title: str, rows: list[tuple[str, str]]) -> None:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def _adversarial(settings: Any) -> str:
-    """A checkpoint's adversarial training, e.g. ``pgd (eps 0.3, steps 10, alpha 0.075)``;
-    settings that are off (``beta`` of pgd, AT-LR's with ``lr_gamma`` 0) left out."""
-    if not isinstance(settings, dict):
-        return "none"
-    shown = {key: value for key, value in settings.items() if value is not None}
-    if not shown.get("lr_gamma"):
-        shown = {key: value for key, value in shown.items() if not key.startswith("lr_")}
-    rest = ", ".join(
-        f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
-        for key, value in shown.items()
-        if key != "method"
-    )
-    return f"{settings.get('method')} ({rest})"
 
 
 def _percent(value: float | None) -> str:

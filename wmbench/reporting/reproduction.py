@@ -55,7 +55,7 @@ def _sweep_table(document: ResultsDocument, perturbation: str, parameter: str) -
     return lines
 
 
-def _claim_line(claim: Claim) -> str:
+def claim_line(claim: Claim) -> str:
     mark = "not measured" if claim.held is None else ("held" if claim.held else "did NOT hold")
     return f"- **{mark}** — {claim.text} ({claim.evidence})"
 
@@ -111,7 +111,7 @@ def write_report(
             *_HEADER,
             *_model_lines(table5),
         ]
-    lines += ["", "## Claims of the paper", "", *map(_claim_line, claims)]
+    lines += ["", "## Claims of the paper", "", *map(claim_line, claims)]
     lines += [
         "",
         "## Test error (%) under uniform noise (Figure 2a)",

@@ -6,16 +6,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wmbench.errors import ConfigError
+from wmbench.train import AdversarialConfig
 
 
 @dataclass(frozen=True)
 class TrainJob:
-    """One zoo model trained with several seeds."""
+    """One zoo model trained with several seeds.
+
+    Attributes:
+        model: the zoo name.
+        seeds: seeds 0 … seeds − 1 are trained.
+        epochs: passes over the training split.
+        limit_train: train on the first N training images only.
+        label: the name of its checkpoints and of its rows in the suite and the report
+            [default: the model's]; jobs that train one model in several ways differ by it.
+        adversarial: adversarial training (None: plain).
+    """
 
     model: str
     seeds: int
     epochs: int
     limit_train: int | None = None
+    label: str | None = None
+    adversarial: AdversarialConfig | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label or self.model
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from the files it leaves (checkpoints' metadata and the suite's results JSON).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from wmbench.checkpoint import read_checkpoint_info
 from wmbench.data import load_mnist
 from wmbench.models import ModelSpec, get_spec
 from wmbench.paper import Training, model_rows, paper_claims
-from wmbench.reproduce.budgets import HEADLINE, Budget, get_budget
+from wmbench.reproduce.budgets import HEADLINE, Budget, TrainJob, get_budget
 from wmbench.results import ResultsDocument
 from wmbench.runtime import describe_device, resolve_device
 from wmbench.suites import load_suite, run_suite
@@ -36,29 +36,43 @@ def checkpoint_path(out_dir: Path, model: str, seed: int) -> Path:
 
 
 def train_all(
-    budget: Budget, out_dir: Path, device: torch.device, data_dir: Path | None, events: Events
+    jobs: Sequence[TrainJob],
+    out_dir: Path,
+    device: torch.device,
+    data_dir: Path | None,
+    events: Events,
 ) -> None:
-    """Trains every (model, seed) of the budget whose checkpoint is not complete yet."""
-    todo: list[tuple[ModelSpec, Trial]] = []
-    for job in budget.jobs:
+    """Trains every (job, seed) whose checkpoint is not complete yet."""
+    todo: list[tuple[str, ModelSpec, Trial]] = []
+    for job in jobs:
         spec = get_spec(job.model)
-        paths = {seed: checkpoint_path(out_dir, job.model, seed) for seed in range(job.seeds)}
+        paths = {seed: checkpoint_path(out_dir, job.name, seed) for seed in range(job.seeds)}
         paths = {seed: path for seed, path in paths.items() if not checkpoint_complete(path)}
-        base = TrainConfig(epochs=job.epochs, limit_train=job.limit_train, device=str(device))
+        base = TrainConfig(
+            epochs=job.epochs,
+            limit_train=job.limit_train,
+            device=str(device),
+            adversarial=job.adversarial,
+        )
         # force: an incomplete checkpoint (torn or foreign) is trained again and replaced.
-        todo += [(spec, trial) for trial in plan_trials(spec, base, paths, force=True)]
+        todo += [(job.name, spec, trial) for trial in plan_trials(spec, base, paths, force=True)]
     if not todo:
         return
     mnist = load_mnist(data_dir)
-    for number, (spec, trial) in enumerate(todo, start=1):
+    for number, (name, spec, trial) in enumerate(todo, start=1):
         config = trial.config
         data = prepare_data(mnist, config, device)
+        how = (
+            f", {config.adversarial.method} ε {config.adversarial.eps:g}"
+            if config.adversarial
+            else ""
+        )
         events(
-            f"[{number}/{len(todo)}] training {spec.name} seed {config.seed} "
-            f"({config.epochs} epochs)"
+            f"[{number}/{len(todo)}] training {name} seed {config.seed} "
+            f"({config.epochs} epochs{how})"
         )
         (done,) = run_trials(spec, [trial], data, mnist.source, resumable=False)
-        events(f"  {spec.name} seed {config.seed}: test error {100 * done.result.test_error:.2f}%")
+        events(f"  {name} seed {config.seed}: test error {100 * done.result.test_error:.2f}%")
 
 
 def write_suite(budget: Budget, out_dir: Path) -> Path:
@@ -82,16 +96,17 @@ def write_suite(budget: Budget, out_dir: Path) -> Path:
     return write_text_atomic(out_dir / "suite.yaml", yaml.safe_dump(document, sort_keys=False))
 
 
-def training_table(budget: Budget, out_dir: Path) -> Training:
-    """Per model, the stored metrics of every seed's checkpoint."""
+def training_table(jobs: Sequence[TrainJob], out_dir: Path) -> Training:
+    """Per job, the stored metrics and training settings (``train``) of every seed's checkpoint."""
     table: Training = {}
-    for job in budget.jobs:
+    for job in jobs:
         rows = []
         for seed in range(job.seeds):
-            info = read_checkpoint_info(checkpoint_path(out_dir, job.model, seed))
+            info = read_checkpoint_info(checkpoint_path(out_dir, job.name, seed))
             metrics = info.meta.get("metrics", {})
-            rows.append({"seed": seed, "sha256": info.sha256, **metrics})
-        table[job.model] = rows
+            settings = info.meta.get("train", {})
+            rows.append({"seed": seed, "sha256": info.sha256, "train": settings, **metrics})
+        table[job.name] = rows
     return table
 
 
@@ -112,7 +127,7 @@ def reproduce(
     out_dir = Path(out_dir)
     torch_device = resolve_device(device)
     started = time.perf_counter()
-    train_all(budget, out_dir, torch_device, data_dir, say)
+    train_all(budget.jobs, out_dir, torch_device, data_dir, say)
     say("running the paper's suite")
     loaded = load_suite(write_suite(budget, out_dir))
     results = run_suite(loaded, data_dir=data_dir, device=str(torch_device))
@@ -120,7 +135,7 @@ def reproduce(
     document = ResultsDocument.read(out_dir / "results.json")
     figures = plot_sweeps(document, out_dir / "figures")
     figures.append(_grad_cam_figure(out_dir, data_dir))
-    training = training_table(budget, out_dir)
+    training = training_table(budget.jobs, out_dir)
     report = write_report(
         out_dir / "report.md",
         budget=budget,

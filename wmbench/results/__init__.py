@@ -20,6 +20,7 @@ from wmbench.results.measured import (
     SanityWarning,
     Verdict,
     cell_key,
+    describe_adversarial,
     describe_point,
 )
 
@@ -40,5 +41,6 @@ __all__ = [
     "SuiteRecord",
     "Verdict",
     "cell_key",
+    "describe_adversarial",
     "describe_point",
 ]

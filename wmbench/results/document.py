@@ -184,6 +184,7 @@ class ResultsDocument(BaseModel):
                     family=record.family,
                     metrics=dict(record.metrics),
                     **({"factory": record.factory} if record.factory is not None else {}),
+                    **({"adversarial": record.adversarial} if record.adversarial else {}),
                 )
                 for label, record in results.checkpoints.items()
             },

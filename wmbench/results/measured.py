@@ -153,6 +153,24 @@ class CheckpointRecord:
     family: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     factory: dict[str, Any] | None = None  # a user's own model: factory, source, weights, args
+    adversarial: dict[str, Any] | None = None  # how it was adversarially trained, if it was
+
+
+def describe_adversarial(settings: Any) -> str:
+    """A checkpoint's adversarial training in words, e.g. ``pgd (eps 0.3, steps 10, alpha
+    0.075)``, from its ``train.adversarial`` record; settings that are off (``beta`` of pgd,
+    AT-LR's with ``lr_gamma`` 0) left out; ``none`` for plain training."""
+    if not isinstance(settings, dict):
+        return "none"
+    shown = {key: value for key, value in settings.items() if value is not None}
+    if not shown.get("lr_gamma"):
+        shown = {key: value for key, value in shown.items() if not key.startswith("lr_")}
+    rest = ", ".join(
+        f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
+        for key, value in shown.items()
+        if key != "method"
+    )
+    return f"{settings.get('method')} ({rest})"
 
 
 @dataclass

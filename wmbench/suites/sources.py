@@ -63,6 +63,7 @@ class CheckpointSource:
             model=self.info.spec.name,
             family=self.info.spec.family,
             metrics={key: value for key, value in metrics.items() if key != "history"},
+            adversarial=self.info.meta.get("train", {}).get("adversarial"),
         )
 
     def load(self, device: torch.device) -> nn.Module:
