@@ -15,6 +15,7 @@ from wmbench.perturbations.adapter import (
     torchattacks_class,
     torchattacks_names,
 )
+from wmbench.perturbations.adaptive import VIEWS, DefenceAwareAttack, DefenceAwareView
 from wmbench.perturbations.autoattack import VERSIONS, AutoAttackProtocol
 from wmbench.perturbations.base import Perturbation, SharedWork
 from wmbench.perturbations.fgsm import FgsmAttack
@@ -62,16 +63,25 @@ def build_perturbation(entry: PerturbationEntry, params: dict[str, Scalar]) -> P
         return WorstOfAttack(
             [(part.label, build_perturbation(part, part.points()[0])) for part in entry.of]
         )
+    view = params.get("defence_aware", "none")
+    if view != "none":
+        inner = {key: value for key, value in params.items() if key != "defence_aware"}
+        attack = _IMPLEMENTATIONS[type(entry)](**inner)
+        return DefenceAwareAttack(attack, str(view), **params)
+    params = {key: value for key, value in params.items() if key != "defence_aware"}
     return _IMPLEMENTATIONS[type(entry)](**params)
 
 
 __all__ = [
     "LOSSES",
     "VERSIONS",
+    "VIEWS",
     "ApgdAttack",
     "AutoAttackProtocol",
     "CleanImages",
     "CwAttack",
+    "DefenceAwareAttack",
+    "DefenceAwareView",
     "FgsmAttack",
     "Perturbation",
     "PgdAttack",

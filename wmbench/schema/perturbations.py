@@ -30,6 +30,13 @@ AttackLoss = Literal["ce", "margin", "dlr"]
 ``max_{j≠y} z_j − z_y`` (Carlini & Wagner, arXiv:1608.04644) or AutoAttack's difference of
 logits ratio (Croce & Hein, arXiv:2003.01690). Margin and DLR do not saturate in float32."""
 
+DefenceAware = Literal["none", "soft-mask", "both-heads", "fixed-mask"]
+"""How a gradient attack adapts to a defence whose forward pass picks something by an argmax
+(EWAS's mask; Tramèr et al. 2020, "On Adaptive Attacks to Adversarial Example Defenses"):
+``soft-mask`` differentiates through softmax-weighted mask rows instead of the argmax's row
+(BPDA-style), ``both-heads`` climbs the loss of the main and the auxiliary classifier together,
+``fixed-mask`` holds each image's mask at its true label's row. ``none``: the model as it is."""
+
 AUTOATTACK_ATTACKS = ("apgd-ce", "apgd-dlr", "apgd-t", "fab", "fab-t", "square")
 """The attacks AutoAttack is made of, by the names of its reference implementation."""
 
@@ -98,7 +105,8 @@ class Fgsm(PerturbationEntry):
     kind: Literal["fgsm"]
     eps: NonNegativeSweep
     loss: AttackLoss = "ce"
-    quiet_defaults: ClassVar[dict[str, Scalar]] = {"loss": "ce"}
+    defence_aware: DefenceAware | list[DefenceAware] = "none"
+    quiet_defaults: ClassVar[dict[str, Scalar]] = {"loss": "ce", "defence_aware": "none"}
 
 
 class Pgd(PerturbationEntry):
@@ -110,7 +118,8 @@ class Pgd(PerturbationEntry):
     steps: CountSweep = Field(default_factory=lambda: [10])
     random_start: bool = True
     loss: AttackLoss = "ce"
-    quiet_defaults: ClassVar[dict[str, Scalar]] = {"loss": "ce"}
+    defence_aware: DefenceAware | list[DefenceAware] = "none"
+    quiet_defaults: ClassVar[dict[str, Scalar]] = {"loss": "ce", "defence_aware": "none"}
 
 
 class Apgd(PerturbationEntry):

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wmbench.errors import ConfigError
+from wmbench.layers import auxiliary_loss, supervised
 from wmbench.lsa import LayerTap, layer_relative_error
 from wmbench.train.inner import pgd_examples, trades_examples
 
@@ -193,7 +194,27 @@ def batch_loss(
         config: the adversarial method and its settings, or None for plain training.
         generator: the training generator, the source of every random start.
         layerwise: AT-LR's term (from :func:`layerwise_term`), added to the loss.
+
+    Every pass runs under :func:`wmbench.layers.supervised`: a layer with an auxiliary loss
+    (EWAS) sees the true labels, in the inner maximisation too, as EWAS's reference code does,
+    and its loss after the last pass (on the examples trained on) is added.
     """
+    with supervised(model, labels):
+        objective = _objective(model, images, labels, config, generator, layerwise)
+        extra = auxiliary_loss(model)  # of the last pass: the one trained on
+    if extra is not None:
+        objective.loss = objective.loss + extra
+    return objective
+
+
+def _objective(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    config: AdversarialConfig | None,
+    generator: torch.Generator,
+    layerwise: LayerwiseTerm | None,
+) -> BatchLoss:
     if config is None:
         logits = model(images)
         return BatchLoss(F.cross_entropy(logits, labels), logits)
