@@ -56,7 +56,9 @@ def test_test_time_mask_is_the_row_of_the_auxiliary_argmax():
     layer = _layer()
     x = torch.randn(5, 2, 3, 3)
     aux = x.flatten(1) @ layer.aux.weight.T + layer.aux.bias
-    expected = torch.stack([x[i] * layer.aux.weight[aux[i].argmax()].view(2, 3, 3) for i in range(5)])
+    expected = torch.stack(
+        [x[i] * layer.aux.weight[aux[i].argmax()].view(2, 3, 3) for i in range(5)]
+    )
     torch.testing.assert_close(layer(x), expected)
     torch.testing.assert_close(layer.last_aux_logits, aux)
 
@@ -167,7 +169,9 @@ def test_adaptive_attacks_break_at_least_as_many_images_as_the_standard_one(trai
     assert _wrong(model, images, labels) < 45  # it learned (15% error on 300 images)
     entry = Pgd(kind="pgd", eps=0.1, alpha=0.01, steps=20)
     torch.manual_seed(0)
-    standard = _wrong(model, PgdAttack(eps=0.1, alpha=0.01, steps=20)(model, images, labels), labels)
+    standard = _wrong(
+        model, PgdAttack(eps=0.1, alpha=0.01, steps=20)(model, images, labels), labels
+    )
     adaptive = {}
     for view in ("soft-mask", "both-heads", "fixed-mask"):
         torch.manual_seed(0)

@@ -28,6 +28,7 @@ from wmbench.perturbations.losses import (
 )
 from wmbench.perturbations.noise import CleanImages, UniformNoise, renormalise
 from wmbench.perturbations.pgd import PgdAttack
+from wmbench.perturbations.transfer import TransferAttack
 from wmbench.perturbations.worst import WorstCase, WorstCasePerturbation, WorstOfAttack
 from wmbench.schema import (
     Apgd,
@@ -39,6 +40,7 @@ from wmbench.schema import (
     Pgd,
     Scalar,
     TorchattacksEntry,
+    Transfer,
     Uniform,
     WorstOf,
 )
@@ -59,6 +61,10 @@ def build_perturbation(entry: PerturbationEntry, params: dict[str, Scalar]) -> P
         return TorchattacksAttack(entry.attack, **params)
     if isinstance(entry, AutoAttack):
         return AutoAttackProtocol(**params, attacks=entry.attacks)  # type: ignore[arg-type]
+    if isinstance(entry, Transfer):
+        inner = {key: value for key, value in params.items() if key != "source"}
+        attack = build_perturbation(entry.attack, inner)
+        return TransferAttack(attack, entry.source_path, **params)
     if isinstance(entry, WorstOf):
         return WorstOfAttack(
             [(part.label, build_perturbation(part, part.points()[0])) for part in entry.of]
@@ -87,6 +93,7 @@ __all__ = [
     "PgdAttack",
     "SharedWork",
     "TorchattacksAttack",
+    "TransferAttack",
     "UniformNoise",
     "WorstCase",
     "WorstCasePerturbation",

@@ -26,6 +26,7 @@ from wmbench.schema.perturbations import (
     PerturbationEntry,
     Pgd,
     TorchattacksEntry,
+    Transfer,
     Uniform,
     WorstOf,
 )
@@ -60,5 +61,6 @@ __all__ = [
     "Suite",
     "TorchattacksEntry",
     "Uniform",
+    "Transfer",
     "WorstOf",
 ]

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Union, get_args
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from wmbench.schema.types import (
     CountSweep,
@@ -243,7 +244,35 @@ class WorstOf(PerturbationEntry):
         return self
 
 
-ENTRY_TYPES: tuple[type[PerturbationEntry], ...] = (*_SINGLE_TYPES, WorstOf)
+class Transfer(PerturbationEntry):
+    """A transfer attack: ``attack`` crafted on another model (``source``, a checkpoint, relative
+    to the suite file) and judged on each model of the suite. The cells carry the attack's
+    parameters and ``source``; a sweep of the attack is a sweep of the transfer."""
+
+    kind: Literal["transfer"]
+    source: str = Field(min_length=1)
+    attack: Annotated[Union[Fgsm, Pgd, Apgd], Field(discriminator="kind")]  # noqa: UP007
+    _resolved: Path | None = PrivateAttr(None)
+
+    @property
+    def source_path(self) -> Path:
+        """The source checkpoint: resolved against the suite file by the loader, else as given."""
+        return self._resolved or Path(self.source)
+
+    def resolve(self, path: Path) -> None:
+        self._resolved = path
+
+    def fixed_params(self) -> dict[str, Scalar]:
+        return {**self.attack.fixed_params(), "source": self.source}
+
+    def sweep_params(self) -> dict[str, list[Scalar]]:
+        return self.attack.sweep_params()
+
+    def points(self) -> list[dict[str, Scalar]]:
+        return [{**point, "source": self.source} for point in self.attack.points()]
+
+
+ENTRY_TYPES: tuple[type[PerturbationEntry], ...] = (*_SINGLE_TYPES, WorstOf, Transfer)
 Perturbation = Annotated[Union[ENTRY_TYPES], Field(discriminator="kind")]  # noqa: UP007
 PERTURBATION_KINDS: tuple[str, ...] = tuple(
     get_args(entry.model_fields["kind"].annotation)[0] for entry in ENTRY_TYPES

@@ -34,6 +34,7 @@ from wmbench.schema import (
     RelativeGate,
     Suite,
     TorchattacksEntry,
+    Transfer,
 )
 from wmbench.suites.sources import CheckpointSource, FactorySource, ModelSource
 
@@ -111,7 +112,22 @@ def load_suite(path: str | Path) -> LoadedSuite:
         if shape is not None:
             check_input_shape(info.spec, shape, checkpoint)
         models[label] = CheckpointSource(label, checkpoint, info)
+    for index, entry in enumerate(suite.perturbations):
+        if isinstance(entry, Transfer):
+            _check_transfer_source(entry, path, f"perturbations[{index}].source in {path}")
     return LoadedSuite(suite=suite, source=path, models=models)
+
+
+def _check_transfer_source(entry: Transfer, path: Path, where: str) -> None:
+    """Resolves a transfer attack's source checkpoint against the suite file and reads its
+    header, so a missing or broken surrogate stops the run before any model is measured."""
+    checkpoint = _resolve(path, entry.source)
+    if not checkpoint.is_file():
+        raise CheckpointError(
+            f"source checkpoint of a transfer attack not found ({where})", checkpoint
+        )
+    read_checkpoint_info(checkpoint)
+    entry.resolve(checkpoint)
 
 
 def _resolve(suite_path: Path, name: str) -> Path:
