@@ -16,7 +16,10 @@ from wmbench.cli import run
 def test_models_json_lists_the_zoo_with_counts(capsys):
     assert run(["models", "--json", "cnn-*"]) == 0
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
-    assert set(rows) == {"cnn-33", "cnn-33-bn", "cnn-33-input-scale", "cnn-33-k9", "cnn-wide"}
+    assert set(rows) == {
+        "cnn-33", "cnn-33-bn", "cnn-33-ewas", "cnn-33-input-scale", "cnn-33-k9", "cnn-33-up2",
+        "cnn-wide",
+    }  # fmt: skip
     assert rows["cnn-33"]["params"] == 261_070
     assert rows["cnn-wide"]["params"] == 1_187_030
     assert rows["cnn-wide"]["macs"] > 50 * rows["cnn-33"]["macs"]

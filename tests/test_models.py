@@ -8,6 +8,7 @@ from torch import nn
 
 from wmbench.errors import ConfigError, ModelError
 from wmbench.gradcam import grad_cam
+from wmbench.layers import auxiliary_loss, supervised
 from wmbench.metrics import count_macs, count_parameters
 from wmbench.models import (
     BenchmarkModel,
@@ -35,13 +36,16 @@ def test_every_model_runs_and_names_its_feature_layer(name):
     captured = []
     feature = model.get_submodule(model.feature_layer)
     handle = feature.register_forward_hook(lambda module, inp, out: captured.append(out))
-    logits = model(x)
+    with supervised(model, torch.arange(2) % spec.num_classes):  # EWAS trains its aux bias
+        logits = model(x)  # only through its auxiliary loss
+        extra = auxiliary_loss(model)
     handle.remove()
     assert logits.shape == (2, spec.num_classes)
     assert torch.isfinite(logits).all()
     assert len(captured) == 1 and captured[0].dim() == 4 and captured[0].shape[0] == 2
     assert (captured[0] >= 0).all(), "the feature layer is read after its ReLU"
-    logits.logsumexp(1).mean().backward()
+    loss = logits.logsumexp(1).mean()
+    (loss if extra is None else loss + extra).backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert all(g is not None for g in grads)
     assert sum(g.abs().sum().item() for g in grads) > 0
@@ -127,6 +131,8 @@ def test_list_models_wildcards():
         "wm-smooth-32-bn",
         "wm-smooth-32-k9",
         "wm-unsharp-32",
+        "wm-unsharp-32-ewas",
+        "wm-unsharp-32-up2",
     }
     assert list_models("nothing-*") == []
 

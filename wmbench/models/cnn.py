@@ -4,6 +4,10 @@ Body: three layers (conv or WM) with ReLU, BatchNorm right before each nonlinear
 every layer shrinking the map by 2 (28 → 26 → 24 → 22 for k = 3 and k = 9; the unsharp WM layer
 keeps 28). Head: FC 64, ReLU, FC 10. The ``input-scale`` variant multiplies the input by a learned
 map of the input's size first. The feature layer is the ReLU after the last body layer.
+
+Two additions beyond the paper, both off by default (the model is then exactly the paper's):
+``upsample`` (rcm, Xu et al., arXiv:2202.12435: a larger input gives larger feature maps) and
+``ewas`` (Element-Wise Activation Scaling, Liu & Zhang; :mod:`wmbench.layers.ewas`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,13 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from wmbench.models._blocks import check_count, make_layer
+from wmbench.models._blocks import (
+    check_count,
+    ewas_weight_of,
+    make_ewas,
+    make_layer,
+    make_upsample,
+)
 from wmbench.models._registry import register_family
 from wmbench.models.base import ZooModel
 
@@ -42,6 +52,15 @@ class SmallCNN(ZooModel):
         batchnorm: BatchNorm right before each ReLU of the body.
         input_scale: multiply the input by a learned map first.
         hidden: width of the head's hidden layer.
+        upsample: the model's first operation upsamples the input by this factor (nearest
+            neighbour, module ``upsample``; none for 1). Every map after it, the input-scale map
+            and the WM layers' weight maps included, is ``upsample`` times larger; the spec's
+            input stays the image's own size.
+        ewas: put EWAS (module ``body.ewas``) on the output of the second body layer's ReLU, so
+            the last body layer, and the feature layer after it, read the scaled map. This is
+            the reference's place (between the last two blocks of ResNet-18: before the last
+            body layer) in a three-layer body.
+        ewas_weight: λ of EWAS's auxiliary loss (0.01 when not given); needs ``ewas``.
     """
 
     def __init__(
@@ -55,6 +74,9 @@ class SmallCNN(ZooModel):
         batchnorm: bool = False,
         input_scale: bool = False,
         hidden: int = 64,
+        upsample: int = 1,
+        ewas: bool = False,
+        ewas_weight: float | None = None,
     ) -> None:
         super().__init__(in_channels, input_size, num_classes, feature_layer="body.act3")
         if len(channels) != 3:
@@ -63,10 +85,14 @@ class SmallCNN(ZooModel):
         for name, flag in [("batchnorm", batchnorm), ("input_scale", input_scale)]:
             if not isinstance(flag, bool):
                 raise ValueError(f"{name} must be true or false, got {flag!r}")
-        self.input_scale = InputScale(in_channels, input_size) if input_scale else None
+        aux_weight = ewas_weight_of(ewas, ewas_weight)
+        self.upsample = make_upsample(upsample)
+        size, width = input_size * upsample, in_channels
+        self.input_scale = InputScale(in_channels, size) if input_scale else None
         body: OrderedDict[str, nn.Module] = OrderedDict()
-        size, width = input_size, in_channels
         for index, out_channels in enumerate(channels, start=1):
+            if index == len(channels) and aux_weight is not None:
+                body["ewas"] = make_ewas(aux_weight, width, size, num_classes)
             body[f"layer{index}"], size = make_layer(layers, width, out_channels, size, kernel_size)
             if batchnorm:
                 body[f"bn{index}"] = nn.BatchNorm2d(out_channels)
@@ -81,6 +107,8 @@ class SmallCNN(ZooModel):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.upsample is not None:
+            x = self.upsample(x)
         if self.input_scale is not None:
             x = self.input_scale(x)
         return self.head(self.body(x))
@@ -88,7 +116,8 @@ class SmallCNN(ZooModel):
 
 @register_family("cnn")
 def build_cnn(in_channels: int, input_size: int, num_classes: int, **args: object) -> SmallCNN:
-    """Builds a Table 1 CNN; args: layers, channels, kernel_size, batchnorm, input_scale, hidden.
+    """Builds a Table 1 CNN; args: layers, channels, kernel_size, batchnorm, input_scale, hidden,
+    upsample, ewas, ewas_weight.
 
     ``layer``, the old name of ``layers``, is still taken, so the specs embedded in checkpoints
     written before the rename build the same model.

@@ -6,6 +6,9 @@ separated by 2×2 max pooling (28 → 14 → 7 → 3 on MNIST), global average p
 layer producing ``growth`` channels and a ReLU, its output concatenated to its input (Huang et
 al., 2016). Some or all of the 3×3 layers are conv or WM layers, as the spec's ``layers`` and
 ``pattern`` say. The feature layer is the ReLU of the last dense layer.
+
+Beyond the paper, off by default: the feature-map size of rcm (Xu et al., arXiv:2202.12435, code
+github.com/MTandHJ/rcm) through ``upsample`` and ``strides``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from wmbench.models._blocks import PooledClassifier, as_tuples, layer_kind, make_layer
+from wmbench.models._blocks import (
+    PooledClassifier,
+    as_tuples,
+    check_count,
+    layer_kind,
+    make_layer,
+    parse_strides,
+)
 from wmbench.models._registry import register_family
 
 
@@ -58,6 +68,12 @@ class DenseNet(PooledClassifier):
         init_channels: channels of the first layer.
         blocks: dense layers per dense block.
         kernel_size: odd side of the 3×3 layers' kernel (of ones, for WM layers).
+        upsample: factor of the nearest-neighbour upsampling that comes first (module
+            ``upsample``, none for 1); the body sees maps ``upsample`` times the image's size.
+        strides: one stride (1 or 2) per max pooling between dense blocks (``len(blocks) − 1``
+            of them), as a string of digits (``"122"``) or a list. 2 is the 2×2 pooling
+            ``pool<n>``; 1 drops that pooling, so the map keeps its size (rcm's VGG, whose
+            stride-1 max pools are removed). None: all 2, the paper's model.
     """
 
     def __init__(
@@ -71,22 +87,29 @@ class DenseNet(PooledClassifier):
         init_channels: int = 16,
         blocks: tuple[int, ...] = (2, 4, 8, 16),
         kernel_size: int = 3,
+        upsample: int = 1,
+        strides: str | tuple[int, ...] | None = None,
     ) -> None:
         if not blocks or min(blocks) < 1:
             raise ValueError(f"blocks must list at least one layer per block, got {list(blocks)}")
+        pool_strides = (
+            (2,) * (len(blocks) - 1)
+            if strides is None
+            else parse_strides(strides, len(blocks) - 1, "pooling between dense blocks")
+        )
         body: OrderedDict[str, nn.Module] = OrderedDict()
         body["layer0"], size = make_layer(
             layer_kind(layers, pattern, 0),
             in_channels,
             init_channels,
-            input_size,
+            input_size * check_count("upsample", upsample),
             kernel_size,
             keep_size=True,
         )
         body["act0"] = nn.ReLU()
         width, index = init_channels, 1
         for number, repeat in enumerate(blocks, start=1):
-            if number > 1:
+            if number > 1 and pool_strides[number - 2] == 2:
                 if size < 2:
                     raise ValueError(
                         f"input_size {input_size} is too small for {len(blocks)} blocks"
@@ -99,14 +122,15 @@ class DenseNet(PooledClassifier):
                     kind, width, growth, size, kernel_size
                 )
                 width, index = width + growth, index + 1
-        super().__init__(body, "act", width, in_channels, input_size, num_classes)
+        super().__init__(body, "act", width, in_channels, input_size, num_classes, upsample)
 
 
 @register_family("densenet")
 def build_densenet(in_channels: int, input_size: int, num_classes: int, **args: object) -> DenseNet:
     """Builds the Table 4 DenseNet.
 
-    Args (from the spec): layers, pattern, growth, init_channels, blocks, kernel_size.
+    Args (from the spec): layers, pattern, growth, init_channels, blocks, kernel_size, upsample,
+    strides.
 
     Choices the paper leaves open, made here: WM layers keep the spatial size (``keep_size=True``,
     "same"-padded box filter) as the "same" convs they replace, so concatenations line up and the

@@ -6,6 +6,10 @@ added to the second layer's output, and a ReLU (He et al., 2015). The first laye
 block of every stage that widens the network downsamples by 2 (28 → 14 → 7 → 4 on MNIST). Some
 or all of the 3×3 body layers are conv or WM layers, as the spec's ``layers`` and ``pattern`` say.
 The feature layer is the final ReLU of the last block.
+
+Beyond the paper, off by default: the feature-map size of rcm (Xu et al., arXiv:2202.12435, code
+github.com/MTandHJ/rcm) through ``upsample`` and ``strides``, and EWAS (Liu & Zhang,
+github.com/ieslab-ynu/EWAS; :mod:`wmbench.layers.ewas`) through ``ewas``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,16 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from wmbench.models._blocks import PooledClassifier, as_tuples, layer_kind, make_layer
+from wmbench.models._blocks import (
+    PooledClassifier,
+    as_tuples,
+    check_count,
+    ewas_weight_of,
+    layer_kind,
+    make_ewas,
+    make_layer,
+    parse_strides,
+)
 from wmbench.models._registry import register_family
 
 
@@ -80,6 +93,14 @@ class ResNet(PooledClassifier):
         blocks: ResBlocks per stage.
         channels: width of each stage.
         kernel_size: odd side of the 3×3 layers' kernel (of ones, for WM layers).
+        upsample: factor of the nearest-neighbour upsampling that comes first (module
+            ``upsample``, none for 1); the body sees maps ``upsample`` times the image's size.
+        strides: one stride (1 or 2) per stage, as a string of digits (rcm's ``"1122"``) or a
+            list: the stride of the first block's first 3×3 layer and of its 1×1 shortcut.
+            None: 2 for a stage wider than the one before, else 1 (``"1222"`` for the zoo).
+        ewas: put EWAS (module ``body.ewas``) right before the body's last ResBlock — between
+            the last stage's last two blocks, where the reference puts it in ResNet-18.
+        ewas_weight: λ of EWAS's auxiliary loss (0.01 when not given); needs ``ewas``.
     """
 
     def __init__(
@@ -92,31 +113,47 @@ class ResNet(PooledClassifier):
         blocks: tuple[int, ...] = (3, 4, 6, 4),
         channels: tuple[int, ...] = (8, 16, 32, 64),
         kernel_size: int = 3,
+        upsample: int = 1,
+        strides: str | tuple[int, ...] | None = None,
+        ewas: bool = False,
+        ewas_weight: float | None = None,
     ) -> None:
         if len(blocks) != len(channels) or not blocks:
             raise ValueError(f"blocks {list(blocks)} and channels {list(channels)} must pair up")
         if min(blocks) < 1:
             raise ValueError(f"blocks must list at least one block per stage, got {list(blocks)}")
+        if strides is None:
+            widens = [
+                stage > 0 and channels[stage] > channels[stage - 1]
+                for stage in range(len(channels))
+            ]
+            stage_strides = tuple(2 if wider else 1 for wider in widens)
+        else:
+            stage_strides = parse_strides(strides, len(blocks), "stage")
+        aux_weight = ewas_weight_of(ewas, ewas_weight)
+        if aux_weight is not None and sum(blocks) < 2:
+            raise ValueError("ewas goes before the last ResBlock; it needs at least two")
         body: OrderedDict[str, nn.Module] = OrderedDict()
-        size, width, index = input_size, in_channels, 0
+        size, width, index = input_size * check_count("upsample", upsample), in_channels, 0
         for stage, (repeat, out_channels) in enumerate(zip(blocks, channels, strict=True), start=1):
             for block in range(1, repeat + 1):
-                widens = stage > 1 and block == 1 and out_channels > channels[stage - 2]
+                if aux_weight is not None and stage == len(blocks) and block == repeat:
+                    body["ewas"] = make_ewas(aux_weight, width, size, num_classes)
                 kinds = (
                     layer_kind(layers, pattern, index),
                     layer_kind(layers, pattern, index + 1),
                 )
-                res_block = ResBlock(
-                    kinds, width, out_channels, size, kernel_size, stride=2 if widens else 1
-                )
+                stride = stage_strides[stage - 1] if block == 1 else 1
+                res_block = ResBlock(kinds, width, out_channels, size, kernel_size, stride=stride)
                 body[f"stage{stage}_block{block}"] = res_block
                 size, width, index = res_block.output_size, out_channels, index + 2
-        super().__init__(body, "act2", width, in_channels, input_size, num_classes)
+        super().__init__(body, "act2", width, in_channels, input_size, num_classes, upsample)
 
 
 @register_family("resnet")
 def build_resnet(in_channels: int, input_size: int, num_classes: int, **args: object) -> ResNet:
-    """Builds the Table 3 ResNet; args: layers, pattern, blocks, channels, kernel_size.
+    """Builds the Table 3 ResNet; args: layers, pattern, blocks, channels, kernel_size, upsample,
+    strides, ewas, ewas_weight.
 
     Choices the paper leaves open, made here:
 
@@ -131,6 +168,9 @@ def build_resnet(in_channels: int, input_size: int, num_classes: int, **args: ob
       ones, so every block's second layer is WM and every first layer, downsampling ones
       included, stays conv.
     - No stem (the first block takes the image) and no batchnorm: Table 3 names neither.
+    - ``strides`` follows rcm's ``cifar_resnet.py``: only the first block of a stage strides, on
+      its first 3×3 layer and its 1×1 projection (stages at 28, 28, 14, 7 for "1122" on MNIST).
+      A block whose channels or map size change gets the projection, every other the identity.
     """
     as_tuples(args, "blocks", "channels")
     return ResNet(in_channels, input_size, num_classes, **args)  # type: ignore[arg-type]
