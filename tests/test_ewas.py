@@ -13,7 +13,7 @@ from wmbench.data import load_mnist, to_float
 from wmbench.layers import ElementWiseActivationScaling, auxiliary_loss, ewas_mask, supervised
 from wmbench.perturbations import DefenceAwareView, FgsmAttack, PgdAttack, build_perturbation
 from wmbench.schema import Fgsm, Pgd
-from wmbench.train import batch_loss
+from wmbench.train import AdversarialConfig, batch_loss, pgd_examples
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -101,6 +101,27 @@ def test_auxiliary_loss_is_lambda_times_the_auxiliary_cross_entropy():
     objective = batch_loss(model, images, labels, None, torch.Generator().manual_seed(0))
     torch.testing.assert_close(objective.loss, F.cross_entropy(logits, labels) + extra)
     assert auxiliary_loss(PlainNet()) is None
+
+
+def test_adversarial_training_adds_the_auxiliary_loss_of_the_examples_trained_on():
+    torch.manual_seed(3)
+    model = TinyEwasNet(aux_weight=0.5)
+    images, labels = torch.rand(6, 1, 28, 28), torch.tensor([0, 1, 2, 3, 4, 5])
+    config = AdversarialConfig("pgd", eps=0.1, steps=2)
+    objective = batch_loss(model, images, labels, config, torch.Generator().manual_seed(7))
+    # By hand: the inner attack sees the true label's row too (as EWAS's reference code).
+    with supervised(model, labels):
+        adversarial = pgd_examples(
+            model, images, labels, 0.1, config.alpha, 2, torch.Generator().manual_seed(7)
+        )
+        logits = model(adversarial)
+    rows = model.ewas.aux.weight[labels].view(6, 8, 12, 12)
+    hidden = F.relu(model.conv1(adversarial))
+    aux = hidden.flatten(1) @ model.ewas.aux.weight.T + model.ewas.aux.bias
+    torch.testing.assert_close(logits, model.fc(F.relu(model.conv2(hidden * rows)).flatten(1)))
+    expected = F.cross_entropy(logits, labels) + 0.5 * F.cross_entropy(aux, labels)
+    torch.testing.assert_close(objective.loss, expected)
+    assert model.ewas.targets is None
 
 
 def test_soft_mask_is_the_softmax_weighted_rows_and_masks_are_restored():
