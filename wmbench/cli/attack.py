@@ -26,7 +26,12 @@ from wmbench.cli._outputs import (
 )
 from wmbench.cli.suites import resolve_suite_argument
 from wmbench.gates import evaluate_gates, judge_against_baseline
-from wmbench.reporting.table import breakdown_table, perturbation_tables, warning_table
+from wmbench.reporting.table import (
+    breakdown_table,
+    corruption_table,
+    perturbation_tables,
+    warning_table,
+)
 from wmbench.results import ResultsDocument, describe_adversarial
 from wmbench.runtime import resolve_device
 from wmbench.suites import LoadedSuite, load_suite, partial, run_suite
@@ -123,6 +128,8 @@ def attack(
         console.print(table)
     if (broken := breakdown_table(results)) is not None:
         console.print(broken)
+    if (corrupted := corruption_table(results)) is not None:
+        console.print(corrupted)
     if results.warnings:
         console.print(warning_table(results))
     print_verdicts(console, document)

@@ -18,6 +18,7 @@ from wmbench.perturbations.adapter import (
 from wmbench.perturbations.adaptive import VIEWS, DefenceAwareAttack, DefenceAwareView
 from wmbench.perturbations.autoattack import VERSIONS, AutoAttackProtocol
 from wmbench.perturbations.base import Perturbation, SharedWork
+from wmbench.perturbations.corrupted import CommonCorruption
 from wmbench.perturbations.fgsm import FgsmAttack
 from wmbench.perturbations.losses import (
     LOSSES,
@@ -34,6 +35,7 @@ from wmbench.schema import (
     Apgd,
     AutoAttack,
     Clean,
+    Corruption,
     Cw,
     Fgsm,
     PerturbationEntry,
@@ -52,6 +54,7 @@ _IMPLEMENTATIONS: dict[type[PerturbationEntry], type[Perturbation]] = {
     Pgd: PgdAttack,
     Apgd: ApgdAttack,
     Cw: CwAttack,
+    Corruption: CommonCorruption,
 }
 
 
@@ -85,6 +88,7 @@ __all__ = [
     "ApgdAttack",
     "AutoAttackProtocol",
     "CleanImages",
+    "CommonCorruption",
     "CwAttack",
     "DefenceAwareAttack",
     "DefenceAwareView",

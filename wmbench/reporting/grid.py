@@ -13,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wmbench.results import Cell, CellRow, Results, ResultsDocument, cell_key, describe_point
+from wmbench.results import (
+    Cell,
+    CellRow,
+    Results,
+    ResultsDocument,
+    cell_key,
+    describe_point,
+    suite_summaries,
+)
 from wmbench.schema import PerturbationEntry, Scalar, TorchattacksEntry
 
 # A measured cell, as a run holds it or as a results file stores it: both have model,
@@ -146,4 +154,31 @@ def breakdowns(source: Results | ResultsDocument) -> list[Breakdown]:
         Breakdown(c.model, c.perturbation, describe_point(c.params), dict(c.broken_by), c.n)
         for c in cells
         if c.broken_by is not None
+    ]
+
+
+CORRUPTION_HEADERS = ["model", "corruptions", "mean CE", "baseline", "mCE", "relative mCE"]
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def corruption_rows(source: Results | ResultsDocument) -> list[list[str]]:
+    """Per model and ``corruption`` entry, its summary (:mod:`wmbench.results.corruption`) as
+    the cells of one row under :data:`CORRUPTION_HEADERS`; empty without corruptions."""
+    if isinstance(source, Results):
+        summaries = suite_summaries(source.cells, source.suite)
+    else:
+        summaries = source.corruption
+    return [
+        [
+            s.model,
+            s.perturbation,
+            _percent(s.mean_ce),
+            s.baseline or "—",
+            _percent(s.mce),
+            _percent(s.relative_mce),
+        ]
+        for s in summaries
     ]

@@ -14,7 +14,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from wmbench._io import write_text_atomic
-from wmbench.reporting.grid import Grid, Shown, breakdowns, perturbation_grids
+from wmbench.reporting.grid import (
+    CORRUPTION_HEADERS,
+    Grid,
+    Shown,
+    breakdowns,
+    corruption_rows,
+    perturbation_grids,
+)
 from wmbench.reporting.table import BEST, summary_line
 from wmbench.results import BaselineRecord, ResultsDocument
 
@@ -92,6 +99,10 @@ def markdown_report(document: ResultsDocument) -> str:
                 "",
                 *_table(["model", "perturbation", "point", "broken by"], rows),
             ]
+        )
+    if rows := corruption_rows(document):
+        sections.append(
+            ["### Common corruptions", "", *_table(CORRUPTION_HEADERS, rows, numbers_from=2)]
         )
     if document.warnings:
         rows = [[w.model, w.perturbation or "—", w.check, w.message] for w in document.warnings]

@@ -12,7 +12,14 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from wmbench.reporting.grid import Grid, Shown, breakdowns, perturbation_grids
+from wmbench.reporting.grid import (
+    CORRUPTION_HEADERS,
+    Grid,
+    Shown,
+    breakdowns,
+    corruption_rows,
+    perturbation_grids,
+)
 from wmbench.results import CheckpointChange, Results, ResultsDocument, Verdict
 
 BEST = "★"
@@ -67,6 +74,19 @@ def breakdown_table(source: Results | ResultsDocument) -> Table | None:
         table.add_column(column)
     for row in found:
         table.add_row(row.model, row.perturbation, row.point or "—", row.describe())
+    return table
+
+
+def corruption_table(source: Results | ResultsDocument) -> Table | None:
+    """Per model, the summary of each ``corruption`` entry (None when there is none)."""
+    rows = corruption_rows(source)
+    if not rows:
+        return None
+    table = Table(title="common corruptions: mean error, and mCE relative to the baseline")
+    for index, column in enumerate(CORRUPTION_HEADERS):
+        table.add_column(column, justify="right" if index >= 2 and column != "baseline" else "left")
+    for row in rows:
+        table.add_row(*row)
     return table
 
 

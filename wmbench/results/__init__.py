@@ -1,6 +1,11 @@
 """Results: what a suite run measured (:mod:`.measured`) and the results file (:mod:`.document`),
 which writes, reads and validates itself. Below suites, gates and reporting; above the schema."""
 
+from wmbench.results.corruption import (
+    CorruptionSummary,
+    corruption_summaries,
+    suite_summaries,
+)
 from wmbench.results.document import (
     FORMAT,
     VERSION,
@@ -34,6 +39,7 @@ __all__ = [
     "CheckpointChange",
     "CheckpointEntry",
     "CheckpointRecord",
+    "CorruptionSummary",
     "ModelOutcome",
     "Results",
     "ResultsDocument",
@@ -41,6 +47,8 @@ __all__ = [
     "SuiteRecord",
     "Verdict",
     "cell_key",
+    "corruption_summaries",
     "describe_adversarial",
     "describe_point",
+    "suite_summaries",
 ]

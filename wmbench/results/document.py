@@ -27,6 +27,7 @@ from pydantic import (
 from wmbench._io import write_text_atomic
 from wmbench._yaml import validation_message
 from wmbench.errors import ConfigError
+from wmbench.results.corruption import CorruptionSummary, suite_summaries
 from wmbench.results.measured import (
     Cell,
     CellKey,
@@ -162,6 +163,7 @@ class ResultsDocument(BaseModel):
     gates: list[Verdict] = Field(default_factory=list)
     baseline: BaselineRecord | None = None
     warnings: list[SanityWarning] = Field(default_factory=list)
+    corruption: list[CorruptionSummary] = Field(default_factory=list)
     passed: bool = True
 
     @classmethod
@@ -196,6 +198,7 @@ class ResultsDocument(BaseModel):
             gates=list(verdicts),
             baseline=baseline,
             warnings=list(results.warnings),
+            corruption=suite_summaries(results.cells, results.suite),
             passed=all(verdict.passed for verdict in verdicts),
         )
 
@@ -209,8 +212,10 @@ class ResultsDocument(BaseModel):
 
     def to_json(self) -> str:
         """The document as JSON text (indent 2, trailing newline); non-finite numbers are null.
-        ``baseline`` appears only in the document of a run compared with one."""
+        ``baseline`` appears only in the document of a run compared with one, ``corruption``
+        only in that of a suite with common corruptions."""
         unset = {"baseline"} if self.baseline is None else set()
+        unset |= set() if self.corruption else {"corruption"}
         document = _json_safe(self.model_dump(mode="json", exclude=unset))
         return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 

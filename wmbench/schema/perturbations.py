@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Union, get_args
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model_validator
 
 from wmbench.schema.types import (
     CountSweep,
@@ -22,6 +22,7 @@ from wmbench.schema.types import (
     Scalar,
     ScalarSweep,
     StrictModel,
+    as_list,
 )
 
 _NOT_PARAMETERS = ("kind", "name")
@@ -201,6 +202,44 @@ class TorchattacksEntry(PerturbationEntry):
         return args
 
 
+CORRUPTIONS = (
+    "shot_noise", "impulse_noise", "glass_blur", "motion_blur", "shear", "scale", "rotate",
+    "brightness", "translate", "stripe", "fog", "spatter", "dotted_line", "zigzag", "canny_edges",
+)  # fmt: skip
+"""MNIST-C's fifteen corruptions (Mu & Gilmer 2019), in its order."""
+Severity = Annotated[int, Field(ge=1, le=5, strict=True)]
+
+
+class Corruption(PerturbationEntry):
+    """Common corruptions (:mod:`wmbench.perturbations.corruptions`): each of ``corruption``
+    (names, or ``all``) at each ``severity`` (1–5; 3 is MNIST-C's published setting). With
+    ``baseline`` (a model of the suite) the tables add each model's mCE relative to it."""
+
+    kind: Literal["corruption"]
+    corruption: Annotated[
+        list[Literal[(*CORRUPTIONS, "all")]],  # type: ignore[valid-type]
+        BeforeValidator(as_list),
+        Field(min_length=1),
+    ] = Field(default_factory=lambda: ["all"])
+    severity: Annotated[list[Severity], BeforeValidator(as_list), Field(min_length=1)] = Field(
+        default_factory=lambda: [3]
+    )
+    baseline: str | None = Field(None, min_length=1)
+
+    @property
+    def names(self) -> list[str]:
+        """The corruptions to run, ``all`` expanded, in the order given."""
+        if "all" in self.corruption:
+            return list(CORRUPTIONS)
+        return list(dict.fromkeys(self.corruption))
+
+    def fixed_params(self) -> dict[str, Scalar]:
+        return {}
+
+    def sweep_params(self) -> dict[str, list[Scalar]]:
+        return {"corruption": list(self.names), "severity": list(self.severity)}
+
+
 _SINGLE_TYPES: tuple[type[PerturbationEntry], ...] = (
     Clean,
     Uniform,
@@ -210,6 +249,7 @@ _SINGLE_TYPES: tuple[type[PerturbationEntry], ...] = (
     Cw,
     TorchattacksEntry,
     AutoAttack,
+    Corruption,
 )
 SinglePerturbation = Annotated[Union[_SINGLE_TYPES], Field(discriminator="kind")]  # noqa: UP007
 

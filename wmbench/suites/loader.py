@@ -28,6 +28,7 @@ from wmbench.perturbations import torchattacks_class
 from wmbench.schema import (
     GATE_KINDS,
     PERTURBATION_KINDS,
+    Corruption,
     FactoryModelEntry,
     MaxErrorGate,
     NoWarningsGate,
@@ -72,6 +73,12 @@ def parse_suite(data: Any, source: str | Path) -> Suite:
     for index, entry in enumerate(suite.perturbations):
         if isinstance(entry, TorchattacksEntry):
             _check_torchattacks(entry, f"perturbations[{index}]", source)
+        if isinstance(entry, Corruption) and entry.baseline not in (None, *suite.models):
+            raise ConfigError(
+                f"perturbations[{index}].baseline: {entry.baseline!r} is not a model of the "
+                f"suite (models: {', '.join(suite.models)})",
+                source,
+            )
     for index, gate in enumerate(suite.gates):
         _check_gate(suite, gate, f"gates[{index}]", source)
     return suite
