@@ -14,6 +14,7 @@ from wmbench import __version__
 from wmbench.cli import (
     attack,
     compare,
+    corruptions,
     data,
     explain,
     export,
@@ -72,6 +73,7 @@ app.command("explain")(explain.explain)
 app.command("layers")(layers.layers)
 app.command("reproduce")(reproduce.reproduce)
 app.add_typer(data.app, name="data")
+app.add_typer(corruptions.app, name="corruptions")
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:

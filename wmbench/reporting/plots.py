@@ -146,3 +146,42 @@ def plot_grad_cams(
     written = _save(figure, Path(path))
     plt.close(figure)
     return written
+
+
+def plot_corruption_grid(
+    clean: torch.Tensor, rows: list[tuple[str, list[torch.Tensor]]], path: str | Path
+) -> Path:
+    """One row per corruption: the clean image, then the corrupted one at each severity.
+
+    Args:
+        clean: ``(C, H, W)`` in [0, 1].
+        rows: ``(name, [image at severity 1, 2, ...])`` per corruption, each ``(C, H, W)``.
+        path: the PNG to write.
+    """
+    plt = _pyplot()
+    columns = 1 + max(len(images) for _, images in rows)
+    figure, axes = plt.subplots(
+        len(rows), columns, figsize=(1.3 * columns, 1.3 * len(rows)), squeeze=False
+    )
+
+    def show(axis: Any, image: torch.Tensor) -> None:
+        picture = image.detach().cpu().clamp(0, 1)
+        if picture.shape[0] == 1:
+            axis.imshow(picture[0].numpy(), cmap="gray", vmin=0, vmax=1)
+        else:
+            axis.imshow(picture.permute(1, 2, 0).numpy())
+
+    for row, (name, images) in enumerate(rows):
+        show(axes[row][0], clean)
+        axes[row][0].set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
+        for column, image in enumerate(images, start=1):
+            show(axes[row][column], image)
+            if row == 0:
+                axes[row][column].set_title(f"severity {column}", fontsize=7)
+    axes[0][0].set_title("clean", fontsize=7)
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+    written = _save(figure, Path(path))
+    plt.close(figure)
+    return written
