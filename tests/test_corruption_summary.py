@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from wmbench.errors import ConfigError
+from wmbench.gates import evaluate_gates
 from wmbench.reporting.markdown import markdown_report
 from wmbench.reporting.table import corruption_table
 from wmbench.results import Cell, CheckpointRecord, Results, ResultsDocument, corruption_summaries
 from wmbench.schema import Suite
+from wmbench.suites.loader import parse_suite
 
 N = 100
 # Wrong images out of N: (model, corruption or None for clean, severity) → count.
@@ -120,3 +123,55 @@ def test_a_suite_without_corruptions_writes_no_corruption_key():
     )
     assert "corruption" not in json.loads(ResultsDocument.of_run(results, []).to_json())
     assert corruption_table(results) is None
+
+
+def test_corruption_gates_judge_the_summaries():
+    results = _results()
+    results.suite = Suite.model_validate(
+        {
+            **results.suite.model_dump(exclude_none=True),
+            "gates": [
+                {"model": "wm", "perturbation": "mnist-c", "max_mce": 1.0},
+                {"model": "wm", "perturbation": "mnist-c", "max_mean_ce": 0.3},
+                {"model": "base", "perturbation": "mnist-c", "max_relative_mce": 1.0},
+            ],
+        }
+    )
+    verdicts = evaluate_gates(results)
+    assert [v.passed for v in verdicts] == [False, True, True]
+    assert verdicts[0].detail == "mce 105.0% > 100.0% (over by 5.0 points)"
+    assert verdicts[0].kind == "corruption"
+
+
+@pytest.mark.parametrize(
+    ("gate", "message"),
+    [
+        ({"model": "wm", "perturbation": "clean", "max_mce": 1.0}, "a corruption gate names"),
+        ({"model": "nobody", "perturbation": "mnist-c", "max_mce": 1.0}, "'nobody'"),
+        ({"model": "wm", "perturbation": "plain", "max_mce": 1.0}, "needs the entry's baseline"),
+        ({"model": "wm", "perturbation": "mnist-c", "max_mce": 1, "max_mean_ce": 0}, "exactly"),
+    ],
+)
+def test_bad_corruption_gates_are_refused(gate, message):
+    document = {
+        "name": "c",
+        "models": {"base": "a", "wm": "b"},
+        "perturbations": [
+            {"kind": "clean"},
+            {"kind": "corruption", "name": "mnist-c", "corruption": "fog", "baseline": "base"},
+            {"kind": "corruption", "name": "plain", "corruption": "fog"},
+        ],
+        "gates": [gate],
+    }
+    with pytest.raises(ConfigError, match=message):
+        parse_suite(document, "s.yaml")
+
+
+def test_an_unknown_baseline_model_is_refused():
+    document = {
+        "name": "c",
+        "models": {"base": "a"},
+        "perturbations": [{"kind": "corruption", "baseline": "cnn"}],
+    }
+    with pytest.raises(ConfigError, match="'cnn' is not a model of the suite"):
+        parse_suite(document, "s.yaml")

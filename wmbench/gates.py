@@ -19,8 +19,9 @@ from wmbench.results import (
     ResultsDocument,
     Verdict,
     describe_point,
+    suite_summaries,
 )
-from wmbench.schema import MaxErrorGate, NoWarningsGate, RelativeGate
+from wmbench.schema import CorruptionGate, MaxErrorGate, NoWarningsGate, RelativeGate
 from wmbench.stats import difference_interval, wilson_interval
 
 # Errors are differences of fractions wrong/n; float noise in them is far below 1/n for any test
@@ -51,9 +52,34 @@ def evaluate_gates(results: Results) -> list[Verdict]:
             verdicts.append(_max_error(results, gate))
         elif isinstance(gate, RelativeGate):
             verdicts.append(_relative(results, gate))
+        elif isinstance(gate, CorruptionGate):
+            verdicts.append(_corruption(results, gate))
         else:
             verdicts.append(_no_warnings(results, gate))
     return verdicts
+
+
+def _corruption(results: Results, gate: CorruptionGate) -> Verdict:
+    name = gate.describe()
+    metric, bound = gate.bound
+    summary = next(
+        (
+            s
+            for s in suite_summaries(results.cells, results.suite)
+            if s.model == gate.model and s.perturbation == gate.perturbation
+        ),
+        None,
+    )
+    value = None if summary is None else getattr(summary, metric)
+    if value is None:
+        return Verdict(name, "corruption", False, "no measurement", _UNMEASURED)
+    margin = bound - value
+    shown = f"{metric.replace('_', ' ')} {100 * value:.1f}%"
+    if margin >= -_EPS:
+        detail = f"{shown} <= {100 * bound:.1f}% ({100 * margin:.1f} points to spare)"
+    else:
+        detail = f"{shown} > {100 * bound:.1f}% (over by {-100 * margin:.1f} points)"
+    return _verdict(name, "corruption", margin, detail)
 
 
 def _no_warnings(results: Results, gate: NoWarningsGate) -> Verdict:

@@ -4,7 +4,14 @@ A leaf of the package: it imports pydantic and nothing else of wmbench, so every
 (perturbations, results, suites, gates, reporting) can use the one vocabulary it defines.
 """
 
-from wmbench.schema.gates import GATE_KINDS, Gate, MaxErrorGate, NoWarningsGate, RelativeGate
+from wmbench.schema.gates import (
+    GATE_KINDS,
+    CorruptionGate,
+    Gate,
+    MaxErrorGate,
+    NoWarningsGate,
+    RelativeGate,
+)
 from wmbench.schema.models import (
     FactoryModelEntry,
     ImageInput,
@@ -47,6 +54,7 @@ __all__ = [
     "CORRUPTIONS",
     "Clean",
     "Corruption",
+    "CorruptionGate",
     "Cw",
     "DatasetSpec",
     "FactoryModelEntry",

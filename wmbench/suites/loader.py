@@ -29,6 +29,7 @@ from wmbench.schema import (
     GATE_KINDS,
     PERTURBATION_KINDS,
     Corruption,
+    CorruptionGate,
     FactoryModelEntry,
     MaxErrorGate,
     NoWarningsGate,
@@ -175,8 +176,26 @@ def _check_torchattacks(entry: TorchattacksEntry, where: str, source: str | Path
 
 
 def _check_gate(
-    suite: Suite, gate: MaxErrorGate | RelativeGate | NoWarningsGate, where: str, source: str | Path
+    suite: Suite,
+    gate: MaxErrorGate | RelativeGate | NoWarningsGate | CorruptionGate,
+    where: str,
+    source: str | Path,
 ) -> None:
+    if isinstance(gate, CorruptionGate):
+        entry = suite.perturbation(gate.perturbation)
+        if gate.model not in suite.models or not isinstance(entry, Corruption):
+            raise ConfigError(
+                f"{where}: a corruption gate names a model of the suite and a corruption entry "
+                f"(got {gate.model!r}, {gate.perturbation!r})",
+                source,
+            )
+        if gate.bound[0] != "mean_ce" and entry.baseline is None:
+            raise ConfigError(
+                f"{where}: {gate.bound[0]} needs the entry's baseline (perturbations: "
+                f"{gate.perturbation}: baseline: MODEL)",
+                source,
+            )
+        return
     if isinstance(gate, NoWarningsGate):
         if gate.model is not None and gate.model not in suite.models:
             raise ConfigError(
