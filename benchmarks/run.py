@@ -20,6 +20,8 @@ calls for at least a given number of seconds, with the accelerator synchronised)
    naive loop of one forward pass per layer (benchmarks/lsa.py).
 9. Adversarial training epochs of lsa-b: PGD-AT against a plain loop calling torchattacks.PGD,
    and fast AT against a standard epoch (benchmarks/adversarial.py).
+10. MNIST-C's fifteen corruptions on the test images, vectorised in torch, against a per-image
+   numpy loop written the way the reference does it (benchmarks/corruptions.py).
 
 Rows 1–5 use random-initialised copies of the zoo models (timing does not depend on the
 weights); MNIST comes from the usual cache. Nothing here is a test: targets are printed, not
@@ -44,6 +46,7 @@ import torchattacks
 import yaml
 from adversarial import adversarial_rows
 from attacks import autoattack_row, fgsm_margin_row
+from corruptions import corruption_rows
 from lsa import layers_row
 from rich.console import Console
 from rich.table import Table
@@ -345,7 +348,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--json", type=Path, help="write the rows as JSON here")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, smaller runs")
-    parser.add_argument("--only", type=int, nargs="*", help="row numbers to measure (1-9)")
+    parser.add_argument("--only", type=int, nargs="*", help="row numbers to measure (1-10)")
     args = parser.parse_args()
     tune_allocator()  # as the wmbench command line does
     device = resolve_device(args.device)
@@ -372,6 +375,10 @@ def main() -> None:
                 (
                     "adversarial training",
                     lambda: adversarial_rows(device, 1600 if args.quick else 6400),
+                ),
+                (
+                    "MNIST-C corruptions",
+                    lambda: corruption_rows(device, 1000 if args.quick else 10000),
                 ),
             ),
             start=1,

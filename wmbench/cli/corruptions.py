@@ -15,10 +15,12 @@ app = typer.Typer(help="The common corruptions (MNIST-C) suites can run.", no_ar
 @app.command("list")
 def list_corruptions() -> None:
     """List the corruptions and their severities (3 is MNIST-C's published setting)."""
-    from wmbench.perturbations.corruptions import CORRUPTIONS, describe_severities
+    from wmbench.perturbations.corruptions import CORRUPTIONS, DETERMINISTIC, PARAMETERS
 
     for name in CORRUPTIONS:
-        stdout.print(f"{name:14s} {describe_severities(name)}")
+        values = " / ".join(str(value) for value in PARAMETERS[name])
+        random = "" if name in DETERMINISTIC else " (random)"
+        stdout.print(f"{name:14s} severity 1-5: {values}{random}", highlight=False)
 
 
 @app.command("show")
