@@ -20,7 +20,7 @@ def list_corruptions() -> None:
     for name in CORRUPTIONS:
         values = " / ".join(str(value) for value in PARAMETERS[name])
         random = "" if name in DETERMINISTIC else " (random)"
-        stdout.print(f"{name:14s} severity 1-5: {values}{random}", highlight=False)
+        stdout.print(f"{name:14s} severity 1-5: {values}{random}", highlight=False, soft_wrap=True)
 
 
 @app.command("show")
@@ -38,7 +38,7 @@ def show(
     """Draw one test image clean and under every corruption at every severity (a grid PNG)."""
     import torch
 
-    from wmbench.data import load_dataset, to_float
+    from wmbench.data import images_to_float, load_dataset
     from wmbench.errors import ConfigError
     from wmbench.perturbations.corruptions import CORRUPTIONS, SEVERITIES, corrupt
     from wmbench.reporting.plots import plot_corruption_grid, require_matplotlib
@@ -47,7 +47,7 @@ def show(
     data = load_dataset(dataset, data_dir)
     if index >= len(data.test_images):
         raise ConfigError(f"--index {index}: the test split has {len(data.test_images)} images")
-    image = to_float(data.test_images[index : index + 1])
+    image = images_to_float(data.test_images[index : index + 1])
     rows = []
     for name in CORRUPTIONS:
         generator = torch.Generator().manual_seed(seed)
