@@ -157,7 +157,7 @@ def breakdowns(source: Results | ResultsDocument) -> list[Breakdown]:
     ]
 
 
-CORRUPTION_HEADERS = ["model", "corruptions", "mean CE", "baseline", "mCE", "relative mCE"]
+CORRUPTION_HEADERS = ["model", "perturbation", "mean CE", "baseline", "mCE", "relative mCE"]
 
 
 def _percent(value: float | None) -> str:
