@@ -12,10 +12,12 @@ from wmbench.perturbations import (
     ApgdAttack,
     AutoAttackProtocol,
     CleanImages,
+    CommonCorruption,
     CwAttack,
     FgsmAttack,
     PgdAttack,
     TorchattacksAttack,
+    TransferAttack,
     UniformNoise,
     WorstOfAttack,
     build_perturbation,
@@ -122,6 +124,11 @@ EXAMPLES = {
         {"kind": "worst-of", "of": [{"kind": "fgsm", "eps": 0.1}, {"kind": "pgd", "eps": 0.1}]},
         WorstOfAttack,
     ),
+    "transfer": (
+        {"kind": "transfer", "source": "s.safetensors", "attack": {"kind": "fgsm", "eps": 0.1}},
+        TransferAttack,
+    ),
+    "corruption": ({"kind": "corruption", "corruption": "fog"}, CommonCorruption),
 }
 
 

@@ -4,6 +4,8 @@ A leaf of the package: it imports pydantic and nothing else of wmbench, so every
 (perturbations, results, suites, gates, reporting) can use the one vocabulary it defines.
 """
 
+from wmbench.schema.corruption import CORRUPTIONS, Corruption
+from wmbench.schema.entry import PerturbationEntry
 from wmbench.schema.gates import (
     GATE_KINDS,
     CorruptionGate,
@@ -20,19 +22,16 @@ from wmbench.schema.models import (
 )
 from wmbench.schema.perturbations import (
     AUTOATTACK_ATTACKS,
-    CORRUPTIONS,
     ENTRY_TYPES,
     PERTURBATION_KINDS,
     Apgd,
     AttackLoss,
     AutoAttack,
     Clean,
-    Corruption,
     Cw,
     DefenceAware,
     Fgsm,
     Perturbation,
-    PerturbationEntry,
     Pgd,
     TorchattacksEntry,
     Transfer,

@@ -8,24 +8,21 @@ that perturbs images. See README.md, "Suite format".
 
 from __future__ import annotations
 
-import itertools
 import math
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Union, get_args
 
-from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
+from wmbench.schema.corruption import Corruption
+from wmbench.schema.entry import PerturbationEntry
 from wmbench.schema.types import (
     CountSweep,
     NonNegativeSweep,
     PositiveSweep,
     Scalar,
     ScalarSweep,
-    StrictModel,
-    as_list,
 )
-
-_NOT_PARAMETERS = ("kind", "name")
 
 AttackLoss = Literal["ce", "margin", "dlr"]
 """Loss a gradient attack climbs: cross-entropy, the C&W logit margin
@@ -41,51 +38,6 @@ DefenceAware = Literal["none", "soft-mask", "both-heads", "fixed-mask"]
 
 AUTOATTACK_ATTACKS = ("apgd-ce", "apgd-dlr", "apgd-t", "fab", "fab-t", "square")
 """The attacks AutoAttack is made of, by the names of its reference implementation."""
-
-
-class PerturbationEntry(StrictModel):
-    """Base of every perturbation entry: a ``kind``, an optional ``name`` and parameters."""
-
-    name: str | None = Field(
-        None, min_length=1, description="Label in tables and gates; defaults to the kind."
-    )
-
-    # Parameters added after results format 1 that a point leaves out at their default value, so
-    # the cells of older suites keep their keys (and their baselines keep matching).
-    quiet_defaults: ClassVar[dict[str, Scalar]] = {}
-
-    @property
-    def label(self) -> str:
-        return self.name or self.kind  # type: ignore[attr-defined]
-
-    def sweep_params(self) -> dict[str, list[Scalar]]:
-        """The swept parameters, in declaration order (``kind`` and ``name`` excluded)."""
-        return {
-            key: value
-            for key, value in self.__dict__.items()
-            if key not in _NOT_PARAMETERS and isinstance(value, list)
-        }
-
-    def fixed_params(self) -> dict[str, Scalar]:
-        return {
-            key: value
-            for key, value in self.__dict__.items()
-            if key not in _NOT_PARAMETERS
-            and not isinstance(value, (list, dict))
-            and not (key in self.quiet_defaults and self.quiet_defaults[key] == value)
-        }
-
-    def points(self) -> list[dict[str, Scalar]]:
-        """Every combination of the swept values with the fixed ones, in declaration order."""
-        swept = self.sweep_params()
-        fixed = self.fixed_params()
-        order = [key for key in self.__dict__ if key in swept or key in fixed]
-        order += [key for key in swept if key not in order]  # torchattacks' free-form args
-        combos = itertools.product(*swept.values())
-        return [
-            {key: {**fixed, **dict(zip(swept, combo, strict=True))}[key] for key in order}
-            for combo in combos
-        ]
 
 
 class Clean(PerturbationEntry):
@@ -200,44 +152,6 @@ class TorchattacksEntry(PerturbationEntry):
             if any(not math.isfinite(v) for v in numbers):
                 raise ValueError(f"{key}: values must be finite numbers")
         return args
-
-
-CORRUPTIONS = (
-    "shot_noise", "impulse_noise", "glass_blur", "motion_blur", "shear", "scale", "rotate",
-    "brightness", "translate", "stripe", "fog", "spatter", "dotted_line", "zigzag", "canny_edges",
-)  # fmt: skip
-"""MNIST-C's fifteen corruptions (Mu & Gilmer 2019), in its order."""
-Severity = Annotated[int, Field(ge=1, le=5, strict=True)]
-
-
-class Corruption(PerturbationEntry):
-    """Common corruptions (:mod:`wmbench.perturbations.corruptions`): each of ``corruption``
-    (names, or ``all``) at each ``severity`` (1–5; 3 is MNIST-C's published setting). With
-    ``baseline`` (a model of the suite) the tables add each model's mCE relative to it."""
-
-    kind: Literal["corruption"]
-    corruption: Annotated[
-        list[Literal[(*CORRUPTIONS, "all")]],  # type: ignore[valid-type]
-        BeforeValidator(as_list),
-        Field(min_length=1),
-    ] = Field(default_factory=lambda: ["all"])
-    severity: Annotated[list[Severity], BeforeValidator(as_list), Field(min_length=1)] = Field(
-        default_factory=lambda: [3]
-    )
-    baseline: str | None = Field(None, min_length=1)
-
-    @property
-    def names(self) -> list[str]:
-        """The corruptions to run, ``all`` expanded, in the order given."""
-        if "all" in self.corruption:
-            return list(CORRUPTIONS)
-        return list(dict.fromkeys(self.corruption))
-
-    def fixed_params(self) -> dict[str, Scalar]:
-        return {}
-
-    def sweep_params(self) -> dict[str, list[Scalar]]:
-        return {"corruption": list(self.names), "severity": list(self.severity)}
 
 
 _SINGLE_TYPES: tuple[type[PerturbationEntry], ...] = (
