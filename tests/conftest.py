@@ -3,6 +3,7 @@ a failed command must print."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
@@ -10,6 +11,12 @@ import torch
 from mnist_files import learnable_mnist
 
 from wmbench.data import Mnist
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Under pytest-xdist each worker takes one core: one intra-op thread each, here and in the
+    # commands the tests start (two workers of two threads on two cores wait on each other).
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
