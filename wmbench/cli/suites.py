@@ -64,8 +64,14 @@ def suites(
         print(json.dumps(rows, indent=2))
         return
     table = Table(title="example suites (wmbench attack NAME)")
+    widest = max((len(row["name"]) for row in rows), default=4)
     for column in ("name", "images", "models", "perturbations", "ready", "description"):
-        table.add_column(column, no_wrap=column != "description")
+        # Names and readiness whole; the lists and the description wrap on a narrow terminal.
+        table.add_column(
+            column,
+            no_wrap=column in ("name", "images", "ready"),
+            min_width=widest if column == "name" else None,
+        )
     for row in rows:
         table.add_row(
             row["name"],
