@@ -21,10 +21,8 @@ from wmbench._io import write_text_atomic
 from wmbench.errors import ConfigError
 from wmbench.paper.lsa import LSA_EPS, accuracy_rows, lsa_claims
 from wmbench.reproduce.budgets import TrainJob
-from wmbench.reproduce.pipeline import Events, train_all, training_table
-from wmbench.results import ResultsDocument
+from wmbench.reproduce.pipeline import Events, measure, train_all, training_table
 from wmbench.runtime import describe_device, resolve_device
-from wmbench.suites import load_suite, run_suite
 from wmbench.train import AdversarialConfig
 
 MODEL = "lsa-b"
@@ -150,10 +148,7 @@ def reproduce_lsa(
     started = time.perf_counter()
     train_all(budget.jobs, out_dir, torch_device, data_dir, say)
     say("running the suite: FGSM sweep, PGD check, per-layer relative errors")
-    loaded = load_suite(write_lsa_suite(budget, out_dir))
-    results = run_suite(loaded, data_dir=data_dir, device=str(torch_device))
-    ResultsDocument.of_run(results, []).write(out_dir / "results.json")
-    document = ResultsDocument.read(out_dir / "results.json")
+    document = measure(write_lsa_suite(budget, out_dir), out_dir, torch_device, data_dir)
     rows = accuracy_rows(document)
     report = write_lsa_report(
         out_dir / "report.md",

@@ -110,6 +110,16 @@ def training_table(jobs: Sequence[TrainJob], out_dir: Path) -> Training:
     return table
 
 
+def measure(
+    suite: Path, out_dir: Path, device: torch.device, data_dir: Path | None
+) -> ResultsDocument:
+    """Runs a reproduction's suite, writes ``results.json`` and returns it as read back (the
+    report states only what the file holds)."""
+    results = run_suite(load_suite(suite), data_dir=data_dir, device=str(device))
+    ResultsDocument.of_run(results, []).write(out_dir / "results.json")
+    return ResultsDocument.read(out_dir / "results.json")
+
+
 def reproduce(
     budget_name: str,
     out_dir: str | Path,
@@ -129,10 +139,7 @@ def reproduce(
     started = time.perf_counter()
     train_all(budget.jobs, out_dir, torch_device, data_dir, say)
     say("running the paper's suite")
-    loaded = load_suite(write_suite(budget, out_dir))
-    results = run_suite(loaded, data_dir=data_dir, device=str(torch_device))
-    ResultsDocument.of_run(results, []).write(out_dir / "results.json")
-    document = ResultsDocument.read(out_dir / "results.json")
+    document = measure(write_suite(budget, out_dir), out_dir, torch_device, data_dir)
     figures = plot_sweeps(document, out_dir / "figures")
     figures.append(_grad_cam_figure(out_dir, data_dir))
     training = training_table(budget.jobs, out_dir)
