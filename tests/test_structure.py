@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "wmbench"
 MAX_LINES = 300
 # Layers from the bottom: a module may import from its own layer or any lower one, never higher.
 LAYERS = [
-    {"errors", "_io", "_yaml", "stats", "runtime", "schema", "layers"},
+    {"errors", "_io", "_yaml", "stats", "runtime", "schema", "layers", "distributed"},
     {"models", "data"},
     {"checkpoint", "metrics", "perturbations", "gradcam", "results", "lsa"},
     {"sanity", "gates", "paper", "reporting"},

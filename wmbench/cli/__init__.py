@@ -6,11 +6,12 @@ stderr, ``error: <file>: <what is wrong>``; ``--debug`` shows the traceback inst
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
 
-from wmbench import __version__
+from wmbench import __version__, distributed
 from wmbench.cli import (
     attack,
     compare,
@@ -77,7 +78,40 @@ app.add_typer(corruptions.app, name="corruptions")
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
-    stderr.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
+    world = distributed.current()
+    if distributed.launched() and not world.active and os.environ.get("RANK", "0") != "0":
+        return code  # failed before joining the job, as every rank did: rank 0 says it
+    where = f"rank {world.rank}: " if world.active else ""
+    stderr.print(f"error: {where}{message}", highlight=False, markup=False, soft_wrap=True)
+    return code
+
+
+def _fail_together(error: WmbenchError) -> int:
+    """One line for an error, printed by the lowest rank that failed; every rank exits 2."""
+    world = distributed.current()
+    if world.active and not isinstance(error, distributed.LostRankError):
+        try:
+            if not distributed.agreed(error):
+                world.agree(EXIT_BAD_INPUT)
+        except distributed.PeerFailedError as peer:
+            return peer.code
+        except distributed.LostRankError as lost:
+            return _fail(str(lost))
+    return _fail(str(error))
+
+
+def _finish(code: int) -> int:
+    """Under torchrun: every rank ends with the worst exit code of any (rank 0's gate verdict),
+    then leaves the job."""
+    world = distributed.current()
+    try:
+        if world.active:
+            world.agree(code)
+    except distributed.PeerFailedError as peer:
+        code = peer.code
+    except distributed.LostRankError as lost:
+        code = _fail(str(lost))
+    distributed.stop()
     return code
 
 
@@ -86,10 +120,15 @@ def run(argv: list[str] | None = None) -> int:
     _state["debug"] = False
     try:
         result = app(args=argv, prog_name="wmbench", standalone_mode=False)
+    except distributed.PeerFailedError as peer:
+        distributed.stop()
+        return peer.code
     except WmbenchError as error:
         if _state["debug"]:
             raise
-        return _fail(str(error))
+        code = _fail_together(error)
+        distributed.stop()
+        return code
     except typer.TyperException as error:
         # Typer's own usage errors (unknown option, bad value): one line, like ours. A bare
         # `wmbench` / `wmbench data` raises one whose message is the help text: show it whole.
@@ -99,8 +138,9 @@ def run(argv: list[str] | None = None) -> int:
             return EXIT_BAD_INPUT
         return _fail(" ".join(message.split()), error.exit_code)
     except (typer.Abort, KeyboardInterrupt):
+        distributed.stop()
         return _fail("interrupted", 130)
-    return result if isinstance(result, int) else EXIT_OK
+    return _finish(result if isinstance(result, int) else EXIT_OK)
 
 
 def main() -> None:

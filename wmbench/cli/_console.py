@@ -14,6 +14,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from wmbench import distributed
+
 # Piped or redirected, tables keep their full width instead of rich's default 80 columns.
 stdout = Console(width=None if sys.stdout.isatty() else 160)
 stderr = Console(stderr=True)
@@ -31,10 +33,12 @@ def progress_bar() -> Progress:
         TimeRemainingColumn(),
         console=stderr,
         transient=False,
-        disable=not stderr.is_terminal,
+        disable=not stderr.is_terminal or not distributed.current().leader,
     )
 
 
 def note(message: str) -> None:
-    """A line of information for the person at the terminal (stderr)."""
-    stderr.print(message, highlight=False)
+    """A line of information for the person at the terminal (stderr); under torchrun, rank 0's
+    only."""
+    if distributed.current().leader:
+        stderr.print(message, highlight=False)

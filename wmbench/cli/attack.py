@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from wmbench import distributed
 from wmbench.cli._console import note, progress_bar
 from wmbench.cli._outputs import (
     CONFIDENCE,
@@ -35,6 +36,8 @@ from wmbench.reporting.table import (
 from wmbench.results import ResultsDocument, describe_adversarial
 from wmbench.runtime import resolve_device
 from wmbench.suites import LoadedSuite, load_suite, partial, run_suite
+from wmbench.suites.partial import outcome_from_json, outcome_json
+from wmbench.suites.runner import check_shard
 
 EXIT_INTERRUPTED = 130
 
@@ -82,15 +85,34 @@ def attack(
     resume: bool = typer.Option(
         False, "--resume", help="Continue an interrupted run: measure only the missing models."
     ),
+    shard: str = typer.Option(
+        "batches",
+        "--shard",
+        help="Under torchrun: split each model's batches over the ranks (batches), or give "
+        "whole models to ranks in turn (models: for many small models).",
+    ),
 ) -> None:
-    """Run a suite of perturbations against checkpoints and gate on the results."""
+    """Run a suite of perturbations against checkpoints and gate on the results.
+
+    Under torchrun (`torchrun --nproc-per-node N -m wmbench attack SUITE`) the ranks share the
+    work and rank 0 alone prints and writes files; the cells equal one process's.
+    """
+    world = distributed.start()  # first: every later failure meets the other ranks
     if allow_different_checkpoints:
         note("--allow-different-checkpoints is deprecated and does nothing: it is the default")
+    check_shard(shard)
     loaded = load_suite(resolve_suite_argument(suite))
-    check_outputs(json_out, junit_out, markdown_out)
-    previous = ResultsDocument.read(baseline) if baseline is not None else None
-
-    writer = _progress_writer(loaded, json_out, device, resume)
+    previous, writer = None, None
+    with world.together():  # files are rank 0's
+        if world.leader:
+            check_outputs(json_out, junit_out, markdown_out)
+            previous = ResultsDocument.read(baseline) if baseline is not None else None
+            writer = _progress_writer(loaded, json_out, device, resume)
+    kept = world.from_leader(
+        {label: outcome_json(outcome) for label, outcome in writer.kept.items()}
+        if writer is not None
+        else None
+    )
     with progress_bar() as progress:
         task = progress.add_task(loaded.suite.name, total=None, status="")
 
@@ -103,16 +125,21 @@ def attack(
                 data_dir=data_dir,
                 device=device,
                 progress=on_progress,
-                completed=writer.kept,
+                completed={label: outcome_from_json(one) for label, one in kept.items()},
                 on_model_done=writer,
+                shard=shard,
             )
         except KeyboardInterrupt:
             progress.stop()
-            note(
-                f"interrupted: {writer.models} of {len(loaded.models)} models kept in "
-                f"{writer.path}; rerun with --resume to measure only the rest"
-            )
+            if writer is not None:
+                note(
+                    f"interrupted: {writer.models} of {len(loaded.models)} models kept in "
+                    f"{writer.path}; rerun with --resume to measure only the rest"
+                )
             raise typer.Exit(EXIT_INTERRUPTED) from None
+    if not world.leader:
+        return
+    assert writer is not None
 
     verdicts = evaluate_gates(results)
     record = None

@@ -121,6 +121,25 @@ class ErrorSums:
                 torch.linalg.vector_norm(reference, dim=1).double().square().cpu()
             )
 
+    def spread(self, starts: Sequence[int], count: int) -> dict[str, torch.Tensor]:
+        """Every layer's two per-image columns laid over all ``count`` images, in image order,
+        zero where another process measured (this one added the batches starting at ``starts``,
+        in that order): summed over processes, they give the one-process columns exactly."""
+        columns = {}
+        for name, kept in (("difference", self._difference), ("clean", self._clean)):
+            for layer, parts in kept.items():
+                full = torch.zeros(count, dtype=torch.float64)
+                for start, part in zip(starts, parts, strict=True):
+                    full[start : start + len(part)] = part
+                columns[f"{name}/{layer}"] = full
+        return columns
+
+    def take(self, columns: Mapping[str, torch.Tensor]) -> None:
+        """Replaces what was added with whole columns (from :meth:`spread`, summed)."""
+        for layer in self._clean:
+            self._difference[layer] = [columns[f"difference/{layer}"]]
+            self._clean[layer] = [columns[f"clean/{layer}"]]
+
     def result(self) -> dict[str, LayerError]:
         """Every layer's CMs, in forward-execution order."""
         return {point.layer: self._layer(point) for point in self.points}

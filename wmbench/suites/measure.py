@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from wmbench import sanity
+from wmbench.distributed import ONE_PROCESS, World
 from wmbench.lsa import ErrorSums, LayerTap
 from wmbench.models import feature_module
 from wmbench.perturbations import (
@@ -38,8 +39,9 @@ from wmbench.perturbations import (
     build_perturbation,
 )
 from wmbench.perturbations.losses import mean_loss
-from wmbench.results import Cell, ModelOutcome, SanityWarning, describe_point
+from wmbench.results import Cell, ModelOutcome, describe_point
 from wmbench.schema import Scalar, Suite
+from wmbench.suites.shards import Tally, combine
 
 
 @dataclass
@@ -141,6 +143,26 @@ def _perturb(
         return point.perturbation(model, x, y, shared=shared), generator, None
 
 
+@dataclass
+class Measured:
+    """What one model's batches added up to (this rank's batches, until combined)."""
+
+    label: str
+    points: list[SuitePoint]
+    tally: Tally
+    noise_checked: dict[int, float]
+    images: int
+
+    def combine(self, world: World) -> None:
+        """Adds the other ranks' batches (a collective: :func:`wmbench.suites.shards.combine`)."""
+        if world.active:
+            combine(world, self.tally, self.images)
+
+    def outcome(self) -> ModelOutcome:
+        """The cells (one per suite point) and sanity warnings."""
+        return _outcome(self.label, self.points, self.tally, self.noise_checked, self.images)
+
+
 def measure_model(
     label: str,
     model: nn.Module,
@@ -148,70 +170,83 @@ def measure_model(
     suite: Suite,
     device: torch.device,
     tick: Callable[[str], None],
-) -> ModelOutcome:
-    """The cells (one per suite point) and sanity warnings of one model."""
+    world: World = ONE_PROCESS,
+) -> Measured:
+    """Measures one model over every suite point, on the batches this rank owns.
+
+    With a ``world`` of several ranks, global batch ``b`` is rank ``b mod N``'s; no collective
+    is called here (a failure meets the other ranks at an agreement), so the caller
+    :meth:`Measured.combine`s afterwards: then every rank has one process's cells.
+    """
     images, labels = data
     points = suite_points(suite)
     layer_tap = LayerTap(model, images[:2].to(device)) if suite.per_layer else None
-    layer_sums = {
-        index: ErrorSums(layer_tap.points)
-        for index, point in enumerate(points)
-        if layer_tap is not None and point.kind != "clean"
-    }
 
     def layers_read() -> contextlib.AbstractContextManager[dict[str, torch.Tensor]]:
         return contextlib.nullcontext({}) if layer_tap is None else layer_tap.capture()
 
+    batches = -(-len(images) // suite.batch_size)
+    tally = Tally(len(points), batches, device)
+    if layer_tap is not None:
+        tally.layer_sums = {
+            index: ErrorSums(layer_tap.points)
+            for index, point in enumerate(points)
+            if point.kind != "clean"
+        }
     tap = FeatureTap(model)
-    wrong = torch.zeros(len(points), dtype=torch.long, device=device)
-    mse_sum = torch.zeros(len(points), dtype=torch.float64, device=device)
-    broken: dict[int, dict[str, int]] = {}
     noise_checked = sanity.noise_checked_points(points)
-    noise = sanity.NoiseComparison()
-    gradients = sanity.GradientStats()
-    masking = sanity.MaskingStats()
-    warnings: list[SanityWarning] = []
     losses = sorted({p.perturbation.gradient_loss for p in points} - {None})  # type: ignore[arg-type]
     try:
         for batch_index, start in enumerate(range(0, len(images), suite.batch_size)):
+            if not world.owns(batch_index):
+                continue
+            tally.starts.append(start)
             x = images[start : start + suite.batch_size].to(device)
             y = labels[start : start + suite.batch_size].to(device)
             with layers_read() as clean_layers:
                 clean = _clean_pass(model, x, y, tap, losses)
             if batch_index == 0:
-                warnings += sanity.first_batch_warnings(label, model, x, clean.logits, points)
+                tally.warnings += sanity.first_batch_warnings(label, model, x, clean.logits, points)
                 tap.output = None  # the checks' own forward passes
             if "ce" in clean.gradients:
-                gradients.add(clean.gradients["ce"])
+                tally.gradients.add(clean.gradients["ce"])
             for index, point in enumerate(points):
                 tick(f"{point.label} {describe_point(point.params)}")
                 if point.kind == "clean":
-                    wrong[index] += clean.wrong
+                    tally.wrong[index] += clean.wrong
                     continue
                 seed = point_seed(suite.seed, point.entry_index, point.point_index, batch_index)
                 perturbed, generator, found = _perturb(point, model, x, y, clean, seed)
                 with torch.no_grad(), layers_read() as perturbed_layers:
                     batch_wrong = (model(perturbed).argmax(1) != y).sum()
-                if index in layer_sums:
-                    layer_sums[index].add(clean_layers, perturbed_layers)
+                if index in tally.layer_sums:
+                    tally.layer_sums[index].add(clean_layers, perturbed_layers)
                 squared = (tap.take() - clean.features).pow_(2).flatten(1)
                 if found is not None:  # the protocol's own verdict per image
                     batch_wrong = found.wrong.sum()
-                    counts = broken.setdefault(index, {})
+                    counts = tally.broken.setdefault(index, {})
                     for name, count in found.broken_by.items():
                         counts[name] = counts.get(name, 0) + count
-                    masking.add(index, found)
-                wrong[index] += batch_wrong
-                mse_sum[index] += squared.mean(1, dtype=torch.float64).sum()
+                    tally.masking.add(index, found)
+                tally.wrong[index] += batch_wrong
+                tally.batch_mse[index, batch_index] = squared.mean(1, dtype=torch.float64).sum()
                 if batch_index == 0 and index in noise_checked:  # one batch is enough
-                    noise.compare(index, model, x, y, noise_checked[index], generator)
+                    tally.noise.compare(index, model, x, y, noise_checked[index], generator)
                     tap.take()
-                    noise.attack_wrong[index] = int(batch_wrong)
+                    tally.noise.attack_wrong[index] = int(batch_wrong)
     finally:
         tap.close()
-    warnings += gradients.warnings(label)
-    warnings += noise.warnings(label, points, noise_checked)
-    n = len(images)
+    return Measured(label, points, tally, noise_checked, len(images))
+
+
+def _outcome(
+    label: str, points: list[SuitePoint], tally: Tally, noise_checked: dict[int, float], n: int
+) -> ModelOutcome:
+    warnings = tally.warnings + tally.gradients.warnings(label)
+    warnings += tally.noise.warnings(label, points, noise_checked)
+    mse_sum = torch.zeros(len(points), dtype=torch.float64, device=tally.batch_mse.device)
+    for column in tally.batch_mse.unbind(1):  # in batch order, as the batches came
+        mse_sum += column
     cells = [
         Cell(
             label,
@@ -221,12 +256,12 @@ def measure_model(
             n,
             int(count),
             total / n,
-            broken_by=broken.get(index),
-            per_layer=layer_sums[index].summary() if index in layer_sums else None,
+            broken_by=tally.broken.get(index),
+            per_layer=tally.layer_sums[index].summary() if index in tally.layer_sums else None,
         )
         for index, (point, count, total) in enumerate(
-            zip(points, wrong.tolist(), mse_sum.tolist(), strict=True)
+            zip(points, tally.wrong.tolist(), mse_sum.tolist(), strict=True)
         )
     ]
-    warnings += masking.warnings(label, points, cells)
+    warnings += tally.masking.warnings(label, points, cells)
     return ModelOutcome(cells=cells, warnings=warnings)

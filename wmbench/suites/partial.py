@@ -35,6 +35,26 @@ def default_path(suite_path: Path, json_out: str | None) -> Path:
     return Path(".wmbench") / f"{suite_path.stem}.partial.jsonl"
 
 
+def outcome_json(outcome: ModelOutcome) -> dict[str, Any]:
+    """A model's cells and warnings as JSON values (floats written exactly: ``repr``)."""
+    return {
+        "cells": [asdict(cell) for cell in outcome.cells],
+        "warnings": [asdict(warning) for warning in outcome.warnings],
+    }
+
+
+def outcome_from_json(entry: dict[str, Any]) -> ModelOutcome:
+    """The inverse of :func:`outcome_json`.
+
+    Raises:
+        KeyError, TypeError: ``entry`` is not one.
+    """
+    return ModelOutcome(
+        cells=[Cell(**cell) for cell in entry["cells"]],
+        warnings=[SanityWarning(**warning) for warning in entry["warnings"]],
+    )
+
+
 def load(path: Path, expected: dict[str, Any]) -> dict[str, ModelOutcome]:
     """The models an interrupted run finished, if its fingerprint matches this run's."""
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -52,10 +72,7 @@ def load(path: Path, expected: dict[str, Any]) -> dict[str, ModelOutcome]:
     for line in lines[1:]:
         try:
             entry = json.loads(line)
-            outcomes[entry["model"]] = ModelOutcome(
-                cells=[Cell(**cell) for cell in entry["cells"]],
-                warnings=[SanityWarning(**warning) for warning in entry["warnings"]],
-            )
+            outcomes[entry["model"]] = outcome_from_json(entry)
         except (json.JSONDecodeError, KeyError, TypeError):
             break  # the tail of a run killed while writing
     return outcomes
@@ -86,9 +103,7 @@ class Writer:
 
     @staticmethod
     def _line(label: str, outcome: ModelOutcome) -> str:
-        cells = [asdict(cell) for cell in outcome.cells]
-        warnings = [asdict(warning) for warning in outcome.warnings]
-        return json.dumps({"model": label, "cells": cells, "warnings": warnings}) + "\n"
+        return json.dumps({"model": label, **outcome_json(outcome)}) + "\n"
 
     @staticmethod
     def _sync(handle: Any) -> None:

@@ -17,15 +17,20 @@ from pathlib import Path
 
 import torch
 
+from wmbench import distributed
 from wmbench.data import load_dataset
-from wmbench.results import CheckpointRecord, ModelOutcome, Results
-from wmbench.runtime import describe_device, resolve_device, versions
+from wmbench.distributed import ONE_PROCESS, World
+from wmbench.errors import ConfigError
+from wmbench.results import ModelOutcome, Results
+from wmbench.runtime import describe_device, versions
 from wmbench.sanity import monotonic_warnings
 from wmbench.suites.loader import LoadedSuite
-from wmbench.suites.measure import measure_model
+from wmbench.suites.measure import Measured, measure_model
+from wmbench.suites.partial import outcome_from_json, outcome_json
 from wmbench.suites.sources import check_takes
 
 ProgressCallback = Callable[[int, int, str], None]  # done, total, what is running now
+SHARDS = ("batches", "models")
 
 
 def suite_data(
@@ -43,6 +48,12 @@ def suite_data(
     return (images[:limit], labels[:limit]) if limit else (images, labels)
 
 
+def check_shard(shard: str) -> None:
+    """Raises ConfigError unless ``shard`` is one of :data:`SHARDS`."""
+    if shard not in SHARDS:
+        raise ConfigError(f"unknown --shard {shard!r} (choose {' or '.join(SHARDS)})")
+
+
 def run_suite(
     loaded: LoadedSuite,
     *,
@@ -53,6 +64,7 @@ def run_suite(
     progress: ProgressCallback | None = None,
     completed: dict[str, ModelOutcome] | None = None,
     on_model_done: Callable[[str, ModelOutcome], None] | None = None,
+    shard: str = "batches",
 ) -> Results:
     """Measures every model × perturbation × parameter point of a loaded suite.
 
@@ -63,51 +75,73 @@ def run_suite(
         data_dir: the data set's folder when the suite names no ``path`` (for MNIST, else
             ``$WMBENCH_DATA`` or the PyPI wheel).
         device: overrides the suite's ``device``.
-        progress: called with (done, total, description) as cells are measured.
+        progress: called with (done, total, description) as cells are measured (by this rank).
         completed: cells and warnings of models measured by an interrupted earlier run (same
             suite, same checkpoints), by label: these models are not measured again.
         on_model_done: called with each model's cells and warnings as soon as it is measured,
             so an interrupted run loses at most the model in progress.
+        shard: under ``torchrun`` (:mod:`wmbench.distributed`), how the work is split:
+            ``batches`` (every rank measures its global batches of every model) or ``models``
+            (whole models, in turn). Every rank returns the whole results either way.
     """
+    check_shard(shard)
     suite = loaded.suite
-    torch_device = resolve_device(device or suite.device)
+    world = distributed.current()
+    torch_device = world.place(device or suite.device)
     if images is None or labels is None:
         images, labels = suite_data(loaded, data_dir)
+    completed = dict(completed or {})
+    todo = [label for label in loaded.models if label not in completed]
     points = sum(len(entry.points()) for entry in suite.perturbations)
-    per_model = -(-len(images) // suite.batch_size) * points
-    total = len(loaded.models) * per_model
-    done = 0
+    batches = -(-len(images) // suite.batch_size)
+    by_models = shard == "models" and world.active
+    mine = [label for number, label in enumerate(todo) if not by_models or world.owns(number)]
+    # without torchrun: one "round" per model, no collective (every World call is the identity)
+    per_model = (batches if by_models else world.share(batches)) * points
+    total, done = len(mine) * per_model, 0
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     clock = time.perf_counter()
-    outcomes: list[ModelOutcome] = []
-    records: dict[str, CheckpointRecord] = {}
-    completed = completed or {}
-    for label, model_source in loaded.models.items():
-        records[label] = model_source.record
-        if label in completed:
-            outcomes.append(completed[label])
-            done += per_model
-            continue
-        model = model_source.load(torch_device)
-        check_takes(records[label], model, tuple(images.shape[1:]))
+    measured: dict[str, ModelOutcome] = {}
+
+    def measure(label: str, within: World) -> Measured:
+        model = loaded.models[label].load(torch_device)
+        check_takes(loaded.models[label].record, model, tuple(images.shape[1:]))
         model.requires_grad_(False)  # attacks need input gradients only
 
-        def tick(what: str, label: str = label) -> None:
+        def tick(what: str) -> None:
             nonlocal done
             done += 1
             if progress is not None:
                 progress(done, total, f"{label}: {what}")
 
-        outcome = measure_model(label, model, (images, labels), suite, torch_device, tick)
-        outcomes.append(outcome)
-        if on_model_done is not None:
-            on_model_done(label, outcome)
+        return measure_model(label, model, (images, labels), suite, torch_device, tick, within)
+
+    rounds = [todo[i : i + world.size] for i in range(0, len(todo), world.size)]
+    for group in rounds if by_models else [[label] for label in todo]:
+        mine_now = group[world.rank : world.rank + 1] if by_models else group
+        with world.together():  # no collective inside: a failure meets the others at its end
+            done_here = [measure(label, ONE_PROCESS if by_models else world) for label in mine_now]
+        if by_models:
+            share = outcome_json(done_here[0].outcome()) if done_here else None
+            shares = world.gather_json(share)[: len(group)]
+            found = {
+                label: outcome_from_json(one) for label, one in zip(group, shares, strict=True)
+            }
+        else:
+            done_here[0].combine(world)
+            found = {group[0]: done_here[0].outcome()}
+        for label, outcome in found.items():
+            measured[label] = outcome
+            with world.together():  # every rank meets here, whether it writes or not
+                if world.leader and on_model_done is not None:
+                    on_model_done(label, outcome)
+    outcomes = [completed.get(label) or measured[label] for label in loaded.models]
     results = Results(
         suite=suite,
         source=loaded.source,
         cells=[cell for outcome in outcomes for cell in outcome.cells],
-        checkpoints=records,
-        device=describe_device(torch_device),
+        checkpoints={label: source.record for label, source in loaded.models.items()},
+        device=describe_device(torch_device) + (f", {world.describe()}" if world.active else ""),
         versions=versions(),
         started=started,
         duration_s=time.perf_counter() - clock,
