@@ -1,6 +1,6 @@
 """wmbench's performance, measured side by side in one run and printed as ratios.
 
-Usage: python benchmarks/run.py [--device cpu|cuda] [--json OUT] [--quick]
+Usage: python benchmarks/run.py [--device cpu|cuda] [--json OUT] [--quick] [--distributed]
 
 Rows (each a ratio of medians, timed by torch.utils.benchmark.Timer: a warm-up, then repeated
 calls for at least a given number of seconds, with the accelerator synchronised):
@@ -22,6 +22,8 @@ calls for at least a given number of seconds, with the accelerator synchronised)
    and fast AT against a standard epoch (benchmarks/adversarial.py).
 10. MNIST-C's fifteen corruptions on the test images, vectorised in torch, against a per-image
    numpy loop written the way the reference does it (benchmarks/corruptions.py).
+11. Only with --distributed: one suite as one process against 2 torchrun ranks (CPU: 1 × 2
+   threads against 2 × 1 thread; CUDA: 1 GPU and N GPUs), benchmarks/distributed.py.
 
 Rows 1–5 use random-initialised copies of the zoo models (timing does not depend on the
 weights); MNIST comes from the usual cache. Nothing here is a test: targets are printed, not
@@ -47,6 +49,7 @@ import yaml
 from adversarial import adversarial_rows
 from attacks import autoattack_row, fgsm_margin_row
 from corruptions import corruption_rows
+from distributed import distributed_rows
 from lsa import layers_row
 from rich.console import Console
 from rich.table import Table
@@ -348,7 +351,10 @@ def main() -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--json", type=Path, help="write the rows as JSON here")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, smaller runs")
-    parser.add_argument("--only", type=int, nargs="*", help="row numbers to measure (1-10)")
+    parser.add_argument("--only", type=int, nargs="*", help="row numbers to measure (1-11)")
+    parser.add_argument(
+        "--distributed", action="store_true", help="add row 11: the suite under torchrun"
+    )
     args = parser.parse_args()
     tune_allocator()  # as the wmbench command line does
     device = resolve_device(args.device)
@@ -380,10 +386,16 @@ def main() -> None:
                     "MNIST-C corruptions",
                     lambda: corruption_rows(device, 1000 if args.quick else 10000),
                 ),
+                (
+                    "suite under torchrun",
+                    lambda: distributed_rows(device, 500 if args.quick else 2000),
+                ),
             ),
             start=1,
         ):
             if args.only and number not in args.only:
+                continue
+            if number == 11 and not (args.distributed or args.only):
                 continue
             console.print(f"measuring {name} ...")
             rows += measure()

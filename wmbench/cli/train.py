@@ -3,7 +3,8 @@
 checkpoints.
 
 The decisions and the training are :mod:`wmbench.training`'s; this module parses the options,
-shows progress and notes on stderr and prints the summary table on stdout.
+shows progress and notes on stderr and prints the summary table on stdout (under ``torchrun``,
+rank 0 alone).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from wmbench import distributed
 from wmbench.cli._adversarial import adversarial_config, check_layers, describe
 from wmbench.cli._console import note, progress_bar, stdout
 from wmbench.data import dataset_info, load_dataset
 from wmbench.models import get_spec
-from wmbench.runtime import describe_device, resolve_device
-from wmbench.train import EpochStats, TrainConfig, prepare_data
+from wmbench.runtime import describe_device
+from wmbench.train import EpochStats, TrainConfig, batch_norm_per_rank, prepare_data
 from wmbench.training import (
     TrainedTrial,
     Trial,
@@ -45,7 +47,9 @@ def train(
         show_default=False,
         help="Passes over the training split [default: 10; with --resume, the resumed run's].",
     ),
-    batch_size: int = typer.Option(128, min=1, help="Images per optimisation step."),
+    batch_size: int = typer.Option(
+        128, min=1, help="Images per optimisation step (under torchrun: of all ranks together)."
+    ),
     lr: float = typer.Option(1e-3, min=0.0, help="Adam learning rate (the paper: default 1e-3)."),
     seed: int = typer.Option(0, help="Seed of the first trial; trial i uses seed + i."),
     trials: int = typer.Option(1, min=1, help="Train this many seeds; report mean ± std."),
@@ -132,54 +136,70 @@ def train(
 
     With --adversarial the model trains on adversarial examples made from each batch (in eval
     mode; the update runs in train mode); validation and test errors stay on clean images.
+
+    Under torchrun (`torchrun --nproc-per-node N -m wmbench train ...`) the N processes train
+    together with DistributedDataParallel, with no scaling of the learning rate: --batch-size is
+    the global batch, of which each rank takes an even share (about batch-size/N images), and
+    --lr is one process's, so the run follows one process's up to rounding. On CPU a model's
+    BatchNorm uses each rank's own images (SyncBatchNorm runs on GPUs only). Rank 0 writes the
+    checkpoint and resume file; every rank reads the resume file with --resume, so across
+    machines OUT must be on a shared filesystem. --trials run one after another, each on all
+    ranks.
     """
-    layers = None if atlr_layers is None else [n.strip() for n in atlr_layers.split(",")]
-    attack = adversarial_config(
-        adversarial,
-        {"eps": adv_eps, "steps": adv_steps, "alpha": adv_alpha, "beta": trades_beta},
-        {"lr_gamma": atlr_gamma, "lr_layers": layers},
-    )
-    info = dataset_info(dataset)
-    images = None if info.image_shape else load_dataset(dataset, data_dir)
-    shape = info.image_shape or images.image_shape
-    classes = info.num_classes or images.num_classes
-    spec = training_spec(model, dataset, shape, classes)
-    check_layers(attack, spec)
-    torch_device = resolve_device(device)
-    paths = {seed + i: trial_path(out, spec.name, seed + i, trials) for i in range(trials)}
-    if epochs is None:
-        epochs = resumed_epochs(list(paths.values())) if resume else TrainConfig.epochs
-    base = TrainConfig(
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        limit_train=limit_train,
-        crop_padding=info.crop_padding,
-        horizontal_flip=info.horizontal_flip,
-        device=str(torch_device),
-        adversarial=attack,
-    )
-    todo = plan_trials(
-        spec,
-        base,
-        paths,
-        force=force,
-        skip_existing=skip_existing,
-        resume=resume,
-        on_skip=lambda path: note(f"{path} exists; skipped"),
-    )
-    if not todo:
-        return
-    images = images or load_dataset(dataset, data_dir)
-    data = prepare_data(images, base, torch_device)
-    if spec != get_spec(model):
-        note(f"{spec.name}: built for {dataset}: {shape} inputs, {classes} classes")
-    note(
-        f"{spec.name}: {len(data.train_x)} train / {len(data.val_x)} val / "
-        f"{len(data.test_x)} test images from {images.source}, on {describe_device(torch_device)}"
-    )
-    if attack is not None:
-        note(f"{spec.name}: adversarial training: {describe(attack)}")
+    world = distributed.start()  # first: whatever fails next, the ranks learn of it together
+    with world.together():  # every rank reads, plans and loads alike before training
+        layers = None if atlr_layers is None else [n.strip() for n in atlr_layers.split(",")]
+        attack = adversarial_config(
+            adversarial,
+            {"eps": adv_eps, "steps": adv_steps, "alpha": adv_alpha, "beta": trades_beta},
+            {"lr_gamma": atlr_gamma, "lr_layers": layers},
+        )
+        info = dataset_info(dataset)
+        images = None if info.image_shape else load_dataset(dataset, data_dir)
+        shape = info.image_shape or images.image_shape
+        classes = info.num_classes or images.num_classes
+        spec = training_spec(model, dataset, shape, classes)
+        check_layers(attack, spec)
+        torch_device = world.place(device)
+        paths = {seed + i: trial_path(out, spec.name, seed + i, trials) for i in range(trials)}
+        if epochs is None:
+            epochs = resumed_epochs(list(paths.values())) if resume else TrainConfig.epochs
+        base = TrainConfig(
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            limit_train=limit_train,
+            crop_padding=info.crop_padding,
+            horizontal_flip=info.horizontal_flip,
+            device=torch_device.type if world.active else str(torch_device),
+            adversarial=attack,
+        )
+        todo = plan_trials(
+            spec,
+            base,
+            paths,
+            force=force,
+            skip_existing=skip_existing,
+            resume=resume,
+            on_skip=lambda path: note(f"{path} exists; skipped"),
+        )
+        if not todo:
+            return
+        images = images or load_dataset(dataset, data_dir)
+        data = prepare_data(images, base, torch_device)
+        if spec != get_spec(model):
+            note(f"{spec.name}: built for {dataset}: {shape} inputs, {classes} classes")
+        note(
+            f"{spec.name}: {len(data.train_x)} train / {len(data.val_x)} val / "
+            f"{len(data.test_x)} test images from {images.source}, "
+            f"on {describe_device(torch_device)}"
+        )
+        if attack is not None:
+            note(f"{spec.name}: adversarial training: {describe(attack)}")
+        if world.active:
+            note(f"{spec.name}: {world.describe()}, global batch {batch_size}, lr {lr}")
+        if batch_norm_per_rank(spec, torch_device, world):
+            note(f"{spec.name}: BatchNorm on CPU normalises each rank's share of a batch alone")
     trained = run_trials(
         spec,
         todo,
@@ -188,12 +208,13 @@ def train(
         watch=lambda trial: _progress(spec.name, trial, resume=resume),
         on_saved=lambda done: note(f"saved {done.trial.path}"),
     )
-    _print_summary(spec.name, trained)
+    if world.leader:
+        _print_summary(spec.name, trained)
 
 
 @contextlib.contextmanager
 def _progress(name: str, trial: Trial, *, resume: bool) -> Iterator[TrialCallbacks]:
-    """A progress bar around one trial's training, its epochs as lines above it."""
+    """A progress bar around one trial's training, its epochs as lines above it (rank 0's)."""
     config = trial.config
     if trial.resume is not None:
         note(f"resuming {trial.path} after epoch {trial.resume.epoch}/{config.epochs}")
@@ -218,7 +239,8 @@ def _progress(name: str, trial: Trial, *, resume: bool) -> Iterator[TrialCallbac
                 highlight=False,
             )
 
-        yield TrialCallbacks(on_batch=on_batch, on_epoch=on_epoch)
+        leader = distributed.current().leader
+        yield TrialCallbacks(on_batch=on_batch, on_epoch=on_epoch) if leader else TrialCallbacks()
 
 
 def _print_summary(name: str, trained: list[TrainedTrial]) -> None:

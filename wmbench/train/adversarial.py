@@ -29,6 +29,14 @@ three losses when ``lr_gamma`` > 0: CM_l is the relative error ‖φ_l(x) − φ
 of layer l's output after its nonlinearity over the batch tensor (:mod:`wmbench.lsa`), read by
 hooks in the training forward passes (a clean one is added for ``fgsm-rs`` and ``pgd``), with
 gradients through both. The inner maximisations live in :mod:`wmbench.train.inner`.
+
+Under ``torchrun`` (:mod:`wmbench.train.ranks`) each rank gets its rows of the global batch
+(:class:`~wmbench.train.inner.Rows`) and a ``DistributedDataParallel`` model: the inner
+maximisation asks the module inside it (its passes make no update, and DDP's would wait for a
+gradient all-reduce that never comes), and draws the random starts of the whole global batch, so
+every row starts as one process would start it. The losses are means over rows, so the rank's share
+of the global mean is exact, except AT-LR's term: its relative error is taken over the rank's
+rows, one norm ratio per rank (weighted by rows) instead of one over the global batch.
 """
 
 from __future__ import annotations
@@ -44,7 +52,8 @@ from torch import nn
 from wmbench.errors import ConfigError
 from wmbench.layers import auxiliary_loss, supervised
 from wmbench.lsa import LayerTap, layer_relative_error
-from wmbench.train.inner import pgd_examples, trades_examples
+from wmbench.train.inner import Rows, pgd_examples, trades_examples
+from wmbench.train.ranks import unwrapped
 
 ADVERSARIAL_METHODS = ("fgsm-rs", "pgd", "trades")
 DEFAULT_EPS = 0.3  # MNIST's usual L∞ radius (Madry et al., Wong et al., Zhang et al.)
@@ -183,6 +192,7 @@ def batch_loss(
     config: AdversarialConfig | None,
     generator: torch.Generator,
     layerwise: LayerwiseTerm | None = None,
+    rows: Rows | None = None,
 ) -> BatchLoss:
     """The training loss of one batch: the cross-entropy on the images as they are (``config``
     None), or ``config``'s adversarial objective.
@@ -194,13 +204,15 @@ def batch_loss(
         config: the adversarial method and its settings, or None for plain training.
         generator: the training generator, the source of every random start.
         layerwise: AT-LR's term (from :func:`layerwise_term`), added to the loss.
+        rows: under ``torchrun``, which rows of the global batch ``images`` are (the random
+            starts are drawn for the whole batch); None: ``images`` is the whole batch.
 
     Every pass runs under :func:`wmbench.layers.supervised`: a layer with an auxiliary loss
     (EWAS) sees the true labels, in the inner maximisation too, as EWAS's reference code does,
     and its loss after the last pass (on the examples trained on) is added.
     """
     with supervised(model, labels):
-        objective = _objective(model, images, labels, config, generator, layerwise)
+        objective = _objective(model, images, labels, config, generator, layerwise, rows)
         extra = auxiliary_loss(model)  # of the last pass: the one trained on
     if extra is not None:
         objective.loss = objective.loss + extra
@@ -214,19 +226,21 @@ def _objective(
     config: AdversarialConfig | None,
     generator: torch.Generator,
     layerwise: LayerwiseTerm | None,
+    rows: Rows | None,
 ) -> BatchLoss:
     if config is None:
         logits = model(images)
         return BatchLoss(F.cross_entropy(logits, labels), logits)
     assert config.steps is not None and config.alpha is not None  # filled in by __post_init__
     trades = config.method == "trades"
+    inner = unwrapped(model)
     if trades:
         adversarial = trades_examples(
-            model, images, config.eps, config.alpha, config.steps, generator
+            inner, images, config.eps, config.alpha, config.steps, generator, rows
         )
     else:
         adversarial = pgd_examples(
-            model, images, labels, config.eps, config.alpha, config.steps, generator
+            inner, images, labels, config.eps, config.alpha, config.steps, generator, rows
         )
     clean_logits = None
     with _layers(layerwise) as clean_layers:

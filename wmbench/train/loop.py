@@ -10,6 +10,13 @@ A run can be continued: after every epoch ``train_model`` can hand a :class:`Res
 best weights so far, Adam's moments, both RNG states, history) to a callback, and a later call
 given that state carries on from the next epoch, ending with the very weights an uninterrupted run
 ends with (on CPU).
+
+Under ``torchrun`` every rank calls ``train_model`` alike and trains its share of every batch
+with ``DistributedDataParallel`` (:mod:`wmbench.train.ranks`: the same global batch and learning
+rate as one process, BatchNorm per rank on CPU). The epoch's loss and training error are summed
+over the ranks, the validation and test errors shared out, so every rank returns the same result
+and one process's numbers (up to the order of floating point sums). Resume states hold the
+module's own ``state_dict``, without DDP's prefixes, so they continue on any number of ranks.
 """
 
 from __future__ import annotations
@@ -23,11 +30,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from wmbench import distributed
 from wmbench.data import random_crop, random_horizontal_flip
 from wmbench.errors import CheckpointError
-from wmbench.metrics import error_rate
 from wmbench.models import ModelSpec, build_model
-from wmbench.runtime import resolve_device
+from wmbench.train import ranks
 from wmbench.train.adversarial import batch_loss, layerwise_term
 from wmbench.train.prepared import PreparedData
 from wmbench.train.records import EpochStats, TrainConfig, TrainResult
@@ -64,14 +71,16 @@ def train_model(
         CheckpointError: ``resume`` belongs to another model or set-up.
         ModelError: ``config.adversarial`` names AT-LR layers the model does not have.
     """
-    device = resolve_device(config.device)
+    world = distributed.current()
+    device = world.place(config.device)
     if resume is not None:
         problem = resume_mismatch(resume, spec, config)
         if problem is not None:
             raise CheckpointError(problem, resume.source)
     adversarial = config.adversarial
     torch.manual_seed(config.seed)
-    model = build_model(spec).to(device)
+    trainee = ranks.distribute(build_model(spec).to(device), device, world)
+    model = ranks.unwrapped(trainee)  # the module itself: its state, its evaluations
     layerwise = None if adversarial is None else layerwise_term(adversarial, model)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     generator = torch.Generator(device=device)
@@ -91,7 +100,7 @@ def train_model(
     started = time.perf_counter()
     for epoch in range(done + 1, config.epochs + 1):
         epoch_start = time.perf_counter()
-        model.train()
+        trainee.train()
         order = torch.randperm(count, generator=generator, device=device)
         loss_sum = torch.zeros((), device=device)
         wrong = torch.zeros((), device=device, dtype=torch.long)
@@ -102,19 +111,29 @@ def train_model(
             if config.horizontal_flip:  # drawn only when asked: MNIST's random stream is as it was
                 images = random_horizontal_flip(images, generator)
             labels = data.train_y[batch]
-            objective = batch_loss(model, images, labels, adversarial, generator, layerwise)
+            rows = ranks.batch_rows(len(batch), world)
+            if rows is not None:  # this rank's share of the global batch, drawn whole above
+                images, labels = images[rows.start : rows.stop], labels[rows.start : rows.stop]
+            objective = batch_loss(trainee, images, labels, adversarial, generator, layerwise, rows)
             loss, logits = objective.loss, objective.logits
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if rows is None:
+                loss.backward()
+            else:
+                (loss * ranks.loss_scale(rows, world)).backward()
             optimizer.step()
-            loss_sum += loss.detach() * len(batch)
+            if len(labels):  # a rank without rows has a mean of nothing (NaN), its gradient 0
+                loss_sum += loss.detach() * len(labels)
             wrong += (logits.detach().argmax(1) != labels).sum()
             if on_batch is not None:
                 on_batch(epoch, index + 1, batches, loss.item())
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         train_seconds = time.perf_counter() - step_start
-        val_error = error_rate(model, data.val_x, data.val_y)
+        if world.active:
+            loss_sum, wrong = _summed(loss_sum, wrong, world)
+            ranks.same_buffers(model, world)
+        val_error = ranks.shared_error_rate(model, data.val_x, data.val_y, world)
         stats = EpochStats(
             epoch=epoch,
             loss=loss_sum.item() / count,
@@ -148,7 +167,7 @@ def train_model(
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    test_error = error_rate(model, data.test_x, data.test_y)
+    test_error = ranks.shared_error_rate(model, data.test_x, data.test_y, world)
     return TrainResult(
         model=model,
         best_epoch=best_epoch,
@@ -158,6 +177,15 @@ def train_model(
         images_per_second=count * config.epochs / max(sum(s.train_seconds for s in history), 1e-9),
         history=history,
     )
+
+
+def _summed(
+    loss_sum: torch.Tensor, wrong: torch.Tensor, world: distributed.World
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The epoch's loss sum and training errors of every rank together (in float64)."""
+    totals = torch.stack([loss_sum.detach().double().cpu(), wrong.double().cpu()])
+    world.sum_(totals)
+    return totals[0], totals[1]
 
 
 def _random_and_optimizer_state(

@@ -5,6 +5,13 @@ removed only once the checkpoint is written, so a run killed at any moment can s
 
 The library never prints: a caller hears of each trial through :class:`TrialWatch` (a context
 around its training, which may hand back batch and epoch callbacks) and ``on_saved``.
+
+Under ``torchrun`` every rank trains each trial together (:func:`wmbench.train.train_model`) and
+rank 0 alone writes the resume files and checkpoints; the other ranks wait for each write
+(:meth:`~wmbench.distributed.World.together`), so a write that fails stops every rank at once
+instead of leaving them in the next epoch's gradient exchange. The checkpoint's ``train``
+document then also records ``ranks``, the number of processes that trained it (absent: one).
+Every rank must see the same files: across machines, the checkpoints' folder must be shared.
 """
 
 from __future__ import annotations
@@ -14,7 +21,10 @@ import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
+from wmbench import distributed
 from wmbench.checkpoint import save_checkpoint
 from wmbench.models import ModelSpec
 from wmbench.resume import save_resume_state
@@ -23,7 +33,9 @@ from wmbench.train import (
     BatchCallback,
     EpochCallback,
     PreparedData,
+    ResumeState,
     StateCallback,
+    TrainConfig,
     TrainResult,
     train_model,
 )
@@ -79,24 +91,40 @@ def run_trials(
     Returns:
         The trained trials, in order.
     """
+    world = distributed.current()
     trained = []
     for trial in trials:
         with (watch or _unwatched)(trial) as callbacks:
             result = _train(spec, trial, data, callbacks, resumable=resumable)
-        save_checkpoint(
-            trial.path,
-            result.model,
-            train=asdict(trial.config),
-            metrics=result.metrics(),
-            dataset=data.describe(source, trial.config),
-            versions=versions(),
-        )
-        if resumable:
-            trial.resume_path.unlink(missing_ok=True)  # only now: a kill before can still resume
+        with world.together():
+            if world.leader:
+                save_checkpoint(
+                    trial.path,
+                    result.model,
+                    train=_train_record(trial.config, world.size),
+                    metrics=result.metrics(),
+                    dataset=data.describe(source, trial.config),
+                    versions=versions(),
+                )
+                if resumable:  # only now: a kill before can still resume
+                    trial.resume_path.unlink(missing_ok=True)
         trained.append(TrainedTrial(trial, result))
         if on_saved is not None:
             on_saved(trained[-1])
     return trained
+
+
+def _train_record(config: TrainConfig, ranks: int = 1) -> dict[str, Any]:
+    """The checkpoint's ``train`` document: the config, and the ranks when there were several."""
+    return asdict(config) if ranks == 1 else {**asdict(config), "ranks": ranks}
+
+
+def _save_on_leader(path: Path, state: ResumeState) -> None:
+    """Rank 0 writes the resume file; every rank waits for it (and stops if it failed)."""
+    world = distributed.current()
+    with world.together():
+        if world.leader:
+            save_resume_state(path, state)
 
 
 def _train(
@@ -109,9 +137,11 @@ def _train(
 ) -> TrainResult:
     on_state: StateCallback | None = None
     if resumable:
-        if trial.resume is None:
-            trial.resume_path.unlink(missing_ok=True)  # there only with force: a stale run's state
-        on_state = functools.partial(save_resume_state, trial.resume_path)
+        world = distributed.current()
+        with world.together():
+            if trial.resume is None and world.leader:  # there only with force: a stale run's
+                trial.resume_path.unlink(missing_ok=True)
+        on_state = functools.partial(_save_on_leader, trial.resume_path)
     return train_model(
         spec,
         data,
