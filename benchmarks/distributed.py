@@ -13,7 +13,11 @@
     thread count is the same; on CPU one process with 2 threads may differ in the last bits of
     the MSE from ranks with 1, as the kernels split their sums by thread).
 
-Usage: python benchmarks/distributed.py [--images N] [--repeats R] [--device auto|cpu|cuda]
+    And ``wmbench train cnn-33`` for 2 epochs on 6,400 images, one process against 2 ranks (the
+    same global batch of 128), as training images/s (reported, no target).
+
+Usage: python benchmarks/distributed.py [--images N] [--train-images N] [--repeats R]
+       [--device auto|cpu|cuda]
 
 Used by ``benchmarks/run.py --distributed``; nothing here is a test: targets are printed.
 """
@@ -32,6 +36,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from safetensors import safe_open
 
 from wmbench.runtime import resolve_device
 
@@ -141,13 +146,67 @@ def distributed_rows(device: torch.device, images: int, repeats: int = 3) -> lis
     return rows
 
 
+def _train(command: list[str], threads: int, out: Path) -> float:
+    """Training images/s (the optimisation steps' own time) of one ``wmbench train`` command."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env["OMP_NUM_THREADS"] = str(threads)
+    out.unlink(missing_ok=True)
+    result = subprocess.run(command + ["--out", str(out)], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+    with safe_open(str(out), "pt") as handle:
+        return json.loads(handle.metadata()["wmbench.metrics"])["images_per_second"]
+
+
+def ranks_training_rows(device: torch.device, images: int, repeats: int = 3) -> list[dict]:
+    """``wmbench train cnn-33`` for 2 epochs on ``images`` images: one process against 2 ranks
+    (CPU: 2 threads against 2 × 1; CUDA: 1 GPU and N GPUs), the same global batch of 128."""
+    python = sys.executable
+    train = ["-m", "wmbench", "train", "cnn-33", "--epochs", "2", "--limit-train", str(images)]
+    train += ["--device", device.type]
+    launch = [python, "-m", "torch.distributed.run", "--standalone"]
+    if device.type == "cuda":
+        gpus = torch.cuda.device_count()
+        runs = {"1 GPU": ([python, *train], 1)}
+        if gpus > 1:
+            runs[f"{gpus} GPUs"] = ([*launch, f"--nproc-per-node={gpus}", *train], 1)
+    else:
+        runs = {
+            "1 process × 2 threads": ([python, *train], 2),
+            "2 ranks × 1 thread": ([*launch, "--nproc-per-node=2", *train], 1),
+        }
+    speeds: dict[str, list[float]] = {name: [] for name in runs}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):
+            for name, (command, threads) in runs.items():
+                speeds[name].append(_train(command, threads, Path(tmp) / "model.safetensors"))
+                print(f"  train {name}: {speeds[name][-1]:.0f} images/s", file=sys.stderr)
+    first = next(iter(runs))
+    base = statistics.median(speeds[first])
+    return [
+        {
+            "row": f"11. training under torchrun: {name}",
+            "measured": f"{statistics.median(speeds[name]):.0f} images/s (cnn-33, batch 128)",
+            "ratio": statistics.median(speeds[name]) / base,
+            "target": "reference" if name == first else "reported",
+            "met": True,
+            "images_per_second": speeds[name],
+        }
+        for name in runs
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--train-images", type=int, default=6400)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
-    for row in distributed_rows(resolve_device(args.device), args.images, args.repeats):
+    device = resolve_device(args.device)
+    rows = distributed_rows(device, args.images, args.repeats)
+    rows += ranks_training_rows(device, args.train_images, args.repeats)
+    for row in rows:
         print(f"{row['row']}: {row['measured']}  ratio {row['ratio']:.2f}x  ({row['target']})")
 
 

@@ -49,7 +49,7 @@ import yaml
 from adversarial import adversarial_rows
 from attacks import autoattack_row, fgsm_margin_row
 from corruptions import corruption_rows
-from distributed import distributed_rows
+from distributed import distributed_rows, ranks_training_rows
 from lsa import layers_row
 from rich.console import Console
 from rich.table import Table
@@ -388,7 +388,10 @@ def main() -> None:
                 ),
                 (
                     "suite under torchrun",
-                    lambda: distributed_rows(device, 500 if args.quick else 2000),
+                    lambda: (
+                        distributed_rows(device, 500 if args.quick else 2000)
+                        + ranks_training_rows(device, 1600 if args.quick else 6400)
+                    ),
                 ),
             ),
             start=1,

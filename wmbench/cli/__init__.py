@@ -86,7 +86,7 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
     return code
 
 
-def _fail_together(error: WmbenchError) -> int:
+def _fail_together(error: WmbenchError | OSError) -> int:
     """One line for an error, printed by the lowest rank that failed; every rank exits 2."""
     world = distributed.current()
     if world.active and not isinstance(error, distributed.LostRankError):
@@ -97,6 +97,9 @@ def _fail_together(error: WmbenchError) -> int:
             return peer.code
         except distributed.LostRankError as lost:
             return _fail(str(lost))
+    if isinstance(error, OSError):  # a file we could not read or write: the OS's reason
+        where = f"{error.filename}: " if error.filename else ""
+        return _fail(f"{where}{error.strerror or error}")
     return _fail(str(error))
 
 
@@ -123,7 +126,7 @@ def run(argv: list[str] | None = None) -> int:
     except distributed.PeerFailedError as peer:
         distributed.stop()
         return peer.code
-    except WmbenchError as error:
+    except (WmbenchError, OSError) as error:
         if _state["debug"]:
             raise
         code = _fail_together(error)
