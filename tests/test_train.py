@@ -40,6 +40,24 @@ def test_keeps_best_validation_weights_and_reports_their_errors(synthetic_mnist)
     assert not result.model.training
 
 
+def test_patience_stops_after_epochs_without_a_better_validation_error(synthetic_mnist):
+    mnist = synthetic_mnist()
+    # lr 0: the validation error never moves, so only epoch 1 is ever best
+    frozen, _ = _train("cnn-33", mnist, epochs=8, lr=0.0, patience=2)
+    assert [s.epoch for s in frozen.history] == [1, 2, 3] and frozen.best_epoch == 1
+    # learning: the run is the patience-free run's first epochs, cut where the rule says: after
+    # the first epoch e whose best-so-far epoch (the first minimum) is at least `patience` back
+    full, _ = _train("cnn-33", mnist, epochs=6, lr=3e-3)
+    errors = [s.val_error for s in full.history]
+    for patience in (1, 2):
+        stopped, _ = _train("cnn-33", mnist, epochs=6, lr=3e-3, patience=patience)
+        ends = [e for e in range(1, 7) if errors.index(min(errors[:e])) + 1 + patience <= e]
+        assert len(stopped.history) == (ends[0] if ends else 6)
+        assert [s.loss for s in stopped.history] == [s.loss for s in full.history][
+            : ends[0] if ends else 6
+        ]
+
+
 def test_learns_the_synthetic_task(synthetic_mnist):
     result, _ = _train("wm-unsharp-32", synthetic_mnist(), epochs=2)
     assert result.test_error < 0.2  # chance is 0.9

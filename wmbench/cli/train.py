@@ -56,6 +56,13 @@ def train(
     limit_train: int | None = typer.Option(
         None, min=1, help="Train on the first N images of the training split only."
     ),
+    patience: int | None = typer.Option(
+        None,
+        min=1,
+        show_default=False,
+        help="Early stopping: end the run after this many epochs without a lower validation "
+        "error (the best weights are kept either way) [default: run every epoch].",
+    ),
     dataset: str = typer.Option(
         "mnist",
         "--dataset",
@@ -173,6 +180,7 @@ def train(
             horizontal_flip=info.horizontal_flip,
             device=torch_device.type if world.active else str(torch_device),
             adversarial=attack,
+            patience=patience,
         )
         todo = plan_trials(
             spec,

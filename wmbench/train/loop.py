@@ -99,6 +99,8 @@ def train_model(
         _restore(resume, model, optimizer, generator, device)
     started = time.perf_counter()
     for epoch in range(done + 1, config.epochs + 1):
+        if config.patience is not None and epoch - 1 - best_epoch >= config.patience:
+            break  # early stopping: no better validation error for `patience` epochs
         epoch_start = time.perf_counter()
         trainee.train()
         order = torch.randperm(count, generator=generator, device=device)
@@ -174,7 +176,7 @@ def train_model(
         val_error=best_val,
         test_error=test_error,
         seconds=seconds,
-        images_per_second=count * config.epochs / max(sum(s.train_seconds for s in history), 1e-9),
+        images_per_second=count * len(history) / max(sum(s.train_seconds for s in history), 1e-9),
         history=history,
     )
 

@@ -27,6 +27,7 @@ class TrainConfig:
     split_seed: int = 0
     device: str = "auto"
     adversarial: AdversarialConfig | None = None  # None: plain training on the clean images
+    patience: int | None = None  # stop after this many epochs without a better validation error
 
 
 @dataclass
