@@ -83,8 +83,8 @@ def _measured(path: Path) -> str:
 def _suite(folder: Path, name: str, perturbations: list, **extra: object) -> Path:
     suite = {
         "name": name,
-        "dataset": {"name": "mnist", "split": "test", "limit": 130},
-        "batch_size": 48,  # 3 batches, the last one short: ranks get unequal shares
+        "dataset": {"name": "mnist", "split": "test", "limit": 64},
+        "batch_size": 24,  # 3 batches, the last one short: ranks get unequal shares
         "seed": 3,
         "device": "cpu",
         "models": MODELS,
@@ -143,11 +143,12 @@ def test_a_bad_suite_is_one_line_and_exit_2_on_every_rank(tmp_path: Path) -> Non
     lines = [line for text in errors for line in text.splitlines()]
     assert len(lines) == 1 and lines[0].startswith("error: rank 0: ")
     assert "missing.safetensors: checkpoint of model 'a' not found" in lines[0]
-    # The same under torchrun: one line of ours; torchrun reports both workers' exit code 2.
+    # The same under torchrun: one line of ours; torchrun reports a worker's exit code 2 (the
+    # other one's too, unless it had not exited when torchrun stopped it).
     result = _torchrun(["attack", str(bad)], tmp_path)
     ours = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(ours) == 1 and "rank 0" in ours[0] and "missing.safetensors" in ours[0]
-    assert result.stderr.count("exitcode  : 2") == 2
+    assert result.returncode == 1 and "exitcode  : 2" in result.stderr
     assert "[rank0]: Traceback" not in result.stderr and "[rank1]: Traceback" not in result.stderr
 
 
