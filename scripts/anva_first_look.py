@@ -10,6 +10,13 @@ standard deviation over 5,000 training images (where the data varies). Spearman'
 and the partial ρ of weight change and importance with the pixel's standard deviation held fixed
 (Pearson's correlation of the rank residuals).
 
+And the activation variance of the first body layer (``body.layer1``'s output, every model):
+under the paper's uniform noise (``renormalise(x + U(0, 1))``, 8 draws per image, 200 test
+images), the variance over the draws per unit, averaged over images and channels, against the
+variance of the clean activations over the images; their ratio overall, and Spearman's ρ between
+each pixel position's noise variance and its importance (ANVA: noise amplified where pixels
+matter), also with the pixel's standard deviation held fixed.
+
 Usage: python scripts/anva_first_look.py [CHECKPOINT ...]  (default: models/checkpoints/*)
 """
 
@@ -27,9 +34,18 @@ from wmbench.checkpoint import load_model, read_checkpoint_info
 from wmbench.data import load_mnist, to_float
 from wmbench.layers import SmoothingWeightMap2d, UnsharpWeightMap2d
 from wmbench.models import build_model
+from wmbench.perturbations.noise import renormalise
 
 ROOT = Path(__file__).resolve().parents[1]
 WM = (SmoothingWeightMap2d, UnsharpWeightMap2d)
+
+
+def _pooled(grid: np.ndarray, shape: tuple) -> np.ndarray:
+    """The importance map at the activation map's size (the same 28×28 here, else averaged)."""
+    if tuple(shape) == grid.shape:
+        return grid.flatten()
+    tensor = torch.as_tensor(grid)[None, None]
+    return F.adaptive_avg_pool2d(tensor, tuple(shape))[0, 0].flatten().numpy()
 
 
 def partial_rho(a: np.ndarray, b: np.ndarray, control: np.ndarray) -> float:
@@ -37,6 +53,21 @@ def partial_rho(a: np.ndarray, b: np.ndarray, control: np.ndarray) -> float:
     design = np.column_stack([np.ones(len(a)), ranks[2]])
     residuals = [r - design @ np.linalg.lstsq(design, r, rcond=None)[0] for r in ranks[:2]]
     return float(np.corrcoef(*residuals)[0, 1])
+
+
+def activation_variance(model: torch.nn.Module, images: torch.Tensor, draws: int = 8) -> tuple:
+    """(noise variance, clean variance) maps (H, W) of ``body.layer1``'s output."""
+    kept: list[torch.Tensor] = []
+    handle = model.body.layer1.register_forward_hook(lambda m, i, o: kept.append(o.detach()))
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        model(images)
+        clean = kept.pop()
+        for _ in range(draws):
+            model(renormalise(images + torch.rand(images.shape, generator=generator)))
+    handle.remove()
+    noisy = torch.stack(kept)  # draws, N, C, H, W
+    return noisy.var(0).mean((0, 1)), clean.var(0).mean(0)
 
 
 def main() -> None:
@@ -53,6 +84,17 @@ def main() -> None:
         F.cross_entropy(model(x), labels, reduction="sum").backward()
         importance = x.grad.abs().mean(0)[0].flatten().numpy()
         line = f"{path.stem}: rho(importance, pixel std) {spearmanr(importance, spread)[0]:.3f}"
+        noise_var, clean_var = activation_variance(model, images[:200])
+        grid = importance.reshape(28, 28)
+        at_map = _pooled(grid, noise_var.shape)
+        spread_at_map = _pooled(spread.reshape(28, 28), noise_var.shape)
+        line += (
+            f"; layer-1 noise/clean variance {float(noise_var.mean() / clean_var.mean()):.3f}"
+            f"; rho(noise variance, importance) "
+            f"{spearmanr(noise_var.flatten().numpy(), at_map)[0]:.3f}"
+            f"; partial rho(noise variance, importance | pixel std) "
+            f"{partial_rho(noise_var.flatten().numpy(), at_map, spread_at_map):.3f}"
+        )
         layer = next((m for m in model.modules() if isinstance(m, WM)), None)
         if layer is not None:
             torch.manual_seed(info.meta["train"]["seed"])
