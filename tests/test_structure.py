@@ -14,7 +14,7 @@ MAX_LINES = 300
 LAYERS = [
     {"errors", "_io", "_yaml", "stats", "runtime", "schema", "layers", "distributed"},
     {"models", "data"},
-    {"checkpoint", "metrics", "perturbations", "gradcam", "results", "lsa"},
+    {"checkpoint", "metrics", "perturbations", "gradcam", "results", "lsa", "anva"},
     {"sanity", "gates", "paper", "reporting"},
     {"suites", "train", "resume"},
     {"reproduce", "training", "evaluate"},
