@@ -4,6 +4,8 @@ and partial correlations of constructed data."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -18,8 +20,10 @@ from wmbench.anva import (
     weight_map_magnitude,
 )
 from wmbench.layers import SmoothingWeightMap2d, UnsharpWeightMap2d
-from wmbench.models import build_model, get_spec
+from wmbench.models import build_model, get_spec, load_spec
 from wmbench.perturbations.noise import renormalise
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_importance_of_a_linear_classifier_is_its_closed_form_gradient() -> None:
@@ -102,3 +106,44 @@ def test_partial_correlation_removes_a_shared_cause() -> None:
     c, d = cause + shared, -cause + shared  # correlated only through `shared`
     assert partial_rank_correlation(c, d, cause) > 0.6
     assert rank_correlation(np.arange(10), np.arange(10) ** 3) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("layer_type", [SmoothingWeightMap2d, UnsharpWeightMap2d])
+def test_glorot_map_init_is_keras_glorot_uniform_of_the_map_shape(layer_type) -> None:
+    torch.manual_seed(3)
+    he = layer_type(1, 32, 28)
+    torch.manual_seed(3)
+    glorot = layer_type(1, 32, 28, init="glorot-map")
+    # Keras: fan_in = H·W·C_in, fan_out = H·W·C_out for a (H, W, C_in, C_out) kernel
+    keras_limit = (6 / (28 * 28 * 1 + 28 * 28 * 32)) ** 0.5
+    he_limit = (6 / (1 * 3 * 3)) ** 0.5
+    assert keras_limit == pytest.approx(0.0152286, abs=1e-7)
+    # the same random numbers, scaled: U(−b, b) = b · U(−1, 1)
+    assert torch.allclose(glorot.weight / keras_limit, he.weight / he_limit, atol=1e-5)
+    assert (
+        glorot.weight.abs().max() <= keras_limit and glorot.weight.abs().max() > 0.99 * keras_limit
+    )
+    assert torch.equal(glorot.bias, torch.zeros_like(glorot.bias))
+    with pytest.raises(ValueError, match="init must be one of he, glorot-map"):
+        layer_type(1, 2, 5, init="ones")
+
+
+def test_the_glorot_map_spec_builds_the_zoo_model_with_its_other_start() -> None:
+    spec = load_spec(ROOT / "experiments" / "wm-smooth-32-glorot-map.yaml")
+    torch.manual_seed(0)
+    model = build_model(spec)
+    torch.manual_seed(0)
+    zoo = build_model(get_spec("wm-smooth-32"))
+    assert model.state_dict().keys() == zoo.state_dict().keys()
+    layers = {name: module for name, module in model.named_modules() if hasattr(module, "init")}
+    assert sorted(layers) == ["body.layer1", "body.layer2", "body.layer3"]
+    for name, tensor in zoo.state_dict().items():
+        other = model.state_dict()[name]
+        layer = layers.get(name.rsplit(".", 1)[0])
+        if layer is not None and name.endswith("weight"):  # the same draws, scaled per layer
+            height, width = layer.input_size
+            glorot = (6 / (height * width * (layer.in_channels + layer.out_channels))) ** 0.5
+            he = (6 / (layer.in_channels * layer.kernel_size**2)) ** 0.5
+            assert torch.allclose(other / glorot, tensor / he, atol=1e-5), name
+        else:
+            assert torch.equal(other, tensor), name

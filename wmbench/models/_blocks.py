@@ -63,6 +63,7 @@ def make_layer(
     *,
     keep_size: bool = False,
     stride: int = 1,
+    wm_init: str = "he",
 ) -> tuple[nn.Module, int]:
     """Builds one body layer and returns it with its output size (square maps).
 
@@ -76,6 +77,8 @@ def make_layer(
             paper's small CNNs; the unsharp WM layer always keeps its size). True: "same" padding
             (k − 1)/2, as ResNet and DenseNet need.
         stride: downsampling factor, as a strided convolution.
+        wm_init: a WM layer's initialisation (``he`` or ``glorot-map``, see
+            :meth:`wmbench.layers.WeightMap2d.reset_parameters`); conv layers ignore it.
     """
     if kind not in LAYER_KINDS:
         raise ValueError(f"unknown layer kind {kind!r} (known: {', '.join(LAYER_KINDS)})")
@@ -105,10 +108,11 @@ def make_layer(
             kernel_size,
             padding="same" if keep_size else "valid",
             stride=stride,
+            init=wm_init,
         )
     else:
         layer = UnsharpWeightMap2d(
-            in_channels, out_channels, input_size, kernel_size, stride=stride
+            in_channels, out_channels, input_size, kernel_size, stride=stride, init=wm_init
         )
     return layer, layer.output_size[0]
 

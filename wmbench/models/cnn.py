@@ -61,6 +61,8 @@ class SmallCNN(ZooModel):
             the reference's place (between the last two blocks of ResNet-18: before the last
             body layer) in a three-layer body.
         ewas_weight: λ of EWAS's auxiliary loss (0.01 when not given); needs ``ewas``.
+        wm_init: the WM layers' initialisation: ``he`` (the default) or ``glorot-map``
+            (:meth:`wmbench.layers.WeightMap2d.reset_parameters`; docs/findings.md).
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class SmallCNN(ZooModel):
         upsample: int = 1,
         ewas: bool = False,
         ewas_weight: float | None = None,
+        wm_init: str = "he",
     ) -> None:
         super().__init__(in_channels, input_size, num_classes, feature_layer="body.act3")
         if len(channels) != 3:
@@ -93,7 +96,9 @@ class SmallCNN(ZooModel):
         for index, out_channels in enumerate(channels, start=1):
             if index == len(channels) and aux_weight is not None:
                 body["ewas"] = make_ewas(aux_weight, width, size, num_classes)
-            body[f"layer{index}"], size = make_layer(layers, width, out_channels, size, kernel_size)
+            body[f"layer{index}"], size = make_layer(
+                layers, width, out_channels, size, kernel_size, wm_init=wm_init
+            )
             if batchnorm:
                 body[f"bn{index}"] = nn.BatchNorm2d(out_channels)
             body[f"act{index}"] = nn.ReLU()
@@ -117,7 +122,7 @@ class SmallCNN(ZooModel):
 @register_family("cnn")
 def build_cnn(in_channels: int, input_size: int, num_classes: int, **args: object) -> SmallCNN:
     """Builds a Table 1 CNN; args: layers, channels, kernel_size, batchnorm, input_scale, hidden,
-    upsample, ewas, ewas_weight.
+    upsample, ewas, ewas_weight, wm_init.
 
     ``layer``, the old name of ``layers``, is still taken, so the specs embedded in checkpoints
     written before the rename build the same model.
