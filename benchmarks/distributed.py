@@ -72,10 +72,15 @@ def _suite(folder: Path, images: int, device: str) -> Path:
     return path
 
 
+def _env(threads: int) -> dict[str, str]:
+    """This environment for a command of its own (no rank of a job) with ``threads`` threads."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    return {**env, "OMP_NUM_THREADS": str(threads)}
+
+
 def _run(command: list[str], threads: int, out: Path) -> tuple[float, float, str]:
     """(suite seconds, wall seconds, measured cells as text) of one command."""
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env["OMP_NUM_THREADS"] = str(threads)
+    env = _env(threads)
     start = time.perf_counter()
     result = subprocess.run(command + ["--json", str(out)], env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -148,8 +153,7 @@ def distributed_rows(device: torch.device, images: int, repeats: int = 3) -> lis
 
 def _train(command: list[str], threads: int, out: Path) -> float:
     """Training images/s (the optimisation steps' own time) of one ``wmbench train`` command."""
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env["OMP_NUM_THREADS"] = str(threads)
+    env = _env(threads)
     out.unlink(missing_ok=True)
     result = subprocess.run(command + ["--out", str(out)], env=env, capture_output=True, text=True)
     if result.returncode != 0:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from torchrun_job import free_port, rank_env, torchrun
 
 from wmbench.distributed import ONE_PROCESS, World, gist
 
@@ -35,38 +35,23 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _one(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "wmbench", *args]
     return subprocess.run(command, cwd=cwd, env=_env(), capture_output=True, text=True)
 
 
-def _torchrun(args: list[str], cwd: Path, ranks: int = 2) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    command += [f"--nproc-per-node={ranks}", "-m", "wmbench", *args]
-    return subprocess.run(command, cwd=cwd, env=_env(), capture_output=True, text=True)
+def _torchrun(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(torchrun(*args), cwd=cwd, env=_env(), capture_output=True, text=True)
 
 
 def _ranks(args: list[str], cwd: Path, **env: str) -> list[subprocess.Popen]:
     """Two ranks started by hand, as torchrun starts them (so each one's exit code is seen)."""
-    port = str(_free_port())
+    port = free_port()
     return [
         subprocess.Popen(
             [sys.executable, "-m", "wmbench", *args],
             cwd=cwd,
-            env=_env(
-                MASTER_ADDR="127.0.0.1",
-                MASTER_PORT=port,
-                RANK=str(rank),
-                LOCAL_RANK=str(rank),
-                WORLD_SIZE="2",
-                **env,
-            ),
+            env=rank_env(_env(**env), rank, port),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

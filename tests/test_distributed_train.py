@@ -11,7 +11,6 @@ exactly, weights to 1.4e-5 (lsa-b, 2 epochs, 8 Adam steps on MNIST; cnn-33 plain
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 import torch
 from mnist_files import learnable_mnist, write_mnist_dir
 from safetensors.torch import load_file
+from torchrun_job import free_port, rank_env, torchrun
 
 from wmbench.checkpoint import read_checkpoint_info
 from wmbench.models import build_model, get_spec
@@ -31,12 +31,6 @@ from wmbench.train import Rows, pgd_examples, trades_examples
 LOSS_TOLERANCE = 1e-5
 WEIGHT_TOLERANCE = 1e-4
 TIMEOUT_S = 300
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -56,8 +50,7 @@ def _one_process(*args: str) -> subprocess.CompletedProcess:
 
 
 def _torchrun(*args: str) -> subprocess.CompletedProcess:
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
-    command = [*launcher, "--master-port", str(_free_port()), "-m", "wmbench", "train", *args]
+    command = torchrun("train", *args)
     return _check(
         subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
     )
@@ -71,11 +64,10 @@ def ranks() -> Iterator[Callable[..., list[subprocess.Popen]]]:
     started: list[subprocess.Popen] = []
 
     def start(*args: str, log: Path) -> list[subprocess.Popen]:
-        port = str(_free_port())
+        port = free_port()
         processes = []
         for rank in range(2):
-            env = _env(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2")
-            env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+            env = rank_env(_env(), rank, port)
             with log.with_suffix(f".rank{rank}").open("w") as handle:
                 command = [sys.executable, "-m", "wmbench", "train", *args]
                 processes.append(subprocess.Popen(command, env=env, stdout=handle, stderr=handle))
