@@ -299,3 +299,40 @@ def test_interrupted_suite_resumes_with_the_same_numbers(workspace, capsys):
     whole = json.loads((root / "whole.json").read_text())["results"]
     resumed = json.loads(out.read_text())["results"]
     assert resumed == whole
+
+
+def test_model_option_measures_a_subset_with_the_same_numbers(workspace, capsys):
+    """--model keeps the matching models (labels or patterns); their rows equal the whole run's,
+    and a pattern matching nothing, or a gate or corruption baseline naming a model left out, is
+    one line and exit 2."""
+    root, data_dir = workspace
+    suite = suite_file(root, models={
+        "cnn-s0": "runs/cnn-33.safetensors", "wm-s0": "runs/wm-smooth-32.safetensors",
+        "wm-s1": "runs/wm-smooth-32.safetensors",
+    })  # fmt: skip
+    assert attack(capsys, suite, "--data-dir", data_dir, "--json", root / "all.json")[0] == 0
+    whole = json.loads((root / "all.json").read_text())["results"]
+    code, out = attack(
+        capsys, suite, "--data-dir", data_dir, "--model", "*-s0", "--json", root / "s0.json"
+    )
+    assert code == 0, out.err
+    document = json.loads((root / "s0.json").read_text())
+    assert set(document["checkpoints"]) == {"cnn-s0", "wm-s0"}
+    assert document["results"] == [row for row in whole if row["model"].endswith("-s0")]
+    code, out = attack(capsys, suite, "--data-dir", data_dir, "--model", "wm-s1", "--json", "-")
+    assert code == 0 and {row["model"] for row in json.loads(out.out)["results"]} == {"wm-s1"}
+
+    code, out = attack(capsys, suite, "--data-dir", data_dir, "--model", "resnet*")
+    lines = [line for line in out.err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, out.err
+    assert "suite.yaml" in lines[0] and "--model 'resnet*' matches no model" in lines[0]
+    gated = suite_file(root, gates=[{"better": "wm", "than": "cnn", "perturbation": "clean"}])
+    code, out = attack(capsys, gated, "--data-dir", data_dir, "--model", "wm")
+    lines = [line for line in out.err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, out.err
+    assert "gates[0] needs model 'cnn', which --model leaves out" in lines[0]
+    corrupted = suite_file(root, perturbations=[
+        {"kind": "corruption", "name": "mnist-c", "corruption": "fog", "baseline": "cnn"},
+    ])  # fmt: skip
+    code, out = attack(capsys, corrupted, "--data-dir", data_dir, "--model", "wm")
+    assert code == 2 and "perturbations[0].baseline needs model 'cnn'" in out.err

@@ -85,6 +85,12 @@ def attack(
     resume: bool = typer.Option(
         False, "--resume", help="Continue an interrupted run: measure only the missing models."
     ),
+    only: list[str] = typer.Option(
+        [],
+        "--model",
+        help="Measure only this model of the suite (repeatable; a label or a shell-style "
+        "pattern such as 'cnn-*').",
+    ),
     shard: str = typer.Option(
         "batches",
         "--shard",
@@ -101,7 +107,7 @@ def attack(
     if allow_different_checkpoints:
         note("--allow-different-checkpoints is deprecated and does nothing: it is the default")
     check_shard(shard)
-    loaded = load_suite(resolve_suite_argument(suite))
+    loaded = load_suite(resolve_suite_argument(suite), only)
     previous, writer = None, None
     with world.together():  # files are rank 0's
         if world.leader:

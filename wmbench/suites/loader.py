@@ -11,8 +11,9 @@ models built here, so that a bad one stops the run before any model is measured.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -95,12 +96,16 @@ def resolve_suite_path(path: str | Path) -> Path:
     return path if packaged is None else packaged
 
 
-def load_suite(path: str | Path) -> LoadedSuite:
+def load_suite(path: str | Path, only: Sequence[str] = ()) -> LoadedSuite:
     """Reads a suite file and checks every model it names: a checkpoint's header (not its
     weights), or a factory entry's model, built once on the CPU and checked. A bare name that
-    is no file is an example suite's (:func:`resolve_suite_path`)."""
+    is no file is an example suite's (:func:`resolve_suite_path`). With ``only`` (labels or
+    shell-style patterns, ``cnn-*``), the whole suite is validated and then only the models
+    matching one of them are kept (:func:`select_models`)."""
     path = resolve_suite_path(path)
     suite = parse_suite(read_yaml(path), path)
+    if only:
+        suite = select_models(suite, only, path)
     shape = IMAGE_SHAPES.get(suite.dataset.name)
     models: dict[str, ModelSource] = {}
     for label, entry in suite.models.items():
@@ -124,6 +129,44 @@ def load_suite(path: str | Path) -> LoadedSuite:
         if isinstance(entry, Transfer):
             _check_transfer_source(entry, path, f"perturbations[{index}].source in {path}")
     return LoadedSuite(suite=suite, source=path, models=models)
+
+
+def select_models(suite: Suite, only: Sequence[str], source: str | Path) -> Suite:
+    """The suite with only the models whose label matches one of ``only`` (``--model``).
+
+    Raises:
+        ConfigError: a pattern that matches no model, or a corruption baseline or gate that
+            names a model left out (the subset could not compute it).
+    """
+    for pattern in only:
+        if not any(fnmatchcase(label, pattern) for label in suite.models):
+            raise ConfigError(
+                f"--model {pattern!r} matches no model of the suite "
+                f"(models: {_listing(suite.models)})",
+                source,
+            )
+    kept = {
+        label: entry
+        for label, entry in suite.models.items()
+        if any(fnmatchcase(label, pattern) for pattern in only)
+    }
+    named = [
+        (f"perturbations[{index}].baseline", entry.baseline)
+        for index, entry in enumerate(suite.perturbations)
+        if isinstance(entry, Corruption) and entry.baseline is not None
+    ]
+    for index, gate in enumerate(suite.gates):
+        if isinstance(gate, RelativeGate):
+            named += [(f"gates[{index}]", gate.better), (f"gates[{index}]", gate.than)]
+        elif gate.model is not None:
+            named.append((f"gates[{index}]", gate.model))
+    for where, label in named:
+        if label not in kept:
+            raise ConfigError(
+                f"{where} needs model {label!r}, which --model leaves out; select it too",
+                source,
+            )
+    return suite.model_copy(update={"models": kept})
 
 
 def _check_transfer_source(entry: Transfer, path: Path, where: str) -> None:

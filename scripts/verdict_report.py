@@ -1,0 +1,68 @@
+"""The tables of docs/findings.md from the verdict suites' results (issue 17): the training runs
+(each checkpoint's metadata: seed, epochs, best epoch, errors, minutes), the clean errors beside
+the paper's, the verdict on each claim, every cell over seeds with its difference from cnn-33
+(Newcombe), the MNIST-C means and the sanity and gradient-masking warnings.
+
+Usage: python scripts/verdict_report.py RESULTS.json [RESULTS.json ...] > docs/findings/tables.md
+(the results of `wmbench attack suites/verdict.yaml` and suites/verdict-autoattack.yaml, whole or
+per seed with `--model '*-s1'`; the checkpoints they name must be readable from here).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from wmbench.checkpoint import read_checkpoint_info
+from wmbench.paper.verdict import claim_verdicts, summarise, warning_counts
+from wmbench.reporting.verdict import (
+    clean_table,
+    corruption_table,
+    sweep_table,
+    training_table,
+    verdict_table,
+    warnings_table,
+)
+from wmbench.results import ResultsDocument
+
+SECTIONS = [
+    ("uniform", "Uniform noise (Figure 2)"),
+    ("fgsm", "FGSM (Figure 3)"),
+    ("pgd", "PGD-40, α 0.01"),
+    ("autoattack", "AutoAttack (standard: APGD-CE, APGD-T, FAB-T, Square)"),
+]
+
+
+def main() -> None:
+    paths = [Path(arg) for arg in sys.argv[1:]]
+    if not paths:
+        sys.exit(__doc__)
+    document, cells = summarise(ResultsDocument.read(path) for path in paths)
+    runs = {
+        label: read_checkpoint_info(entry.path).meta
+        for label, entry in sorted((document.checkpoints or {}).items())
+    }
+    sources = ", ".join(f"`{path}`" for path in paths)
+    out = [
+        f"<!-- written by `python scripts/verdict_report.py` from {sources} -->",
+        "## Training runs (checkpoint metadata)",
+        training_table(runs),
+        "## Clean test error (Table 2)",
+        clean_table(cells),
+        "## The verdict on each claim",
+        verdict_table(claim_verdicts(cells)),
+    ]
+    for perturbation, title in SECTIONS:
+        if any(c.perturbation == perturbation for model in cells.values() for c in model):
+            out += [f"## {title}", sweep_table(cells, perturbation)]
+    if any(c.perturbation == "mnist-c" for model in cells.values() for c in model):
+        out += ["## MNIST-C (severity 3, fifteen corruptions)", corruption_table(cells)]
+    out += [
+        "## Sanity and gradient-masking warnings",
+        warnings_table(warning_counts(document), list(cells)),
+    ]
+    print("\n\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

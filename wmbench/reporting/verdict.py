@@ -1,0 +1,138 @@
+"""The tables of docs/findings.md as GitHub Markdown: the training runs (from the checkpoints'
+metadata), the clean errors beside the paper's, every measured cell over seeds with its
+difference from the CNN, the corruptions, the sanity warnings and the verdict on each claim
+(computed by :mod:`wmbench.paper.verdict`)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from wmbench.paper.verdict import (
+    BASELINE,
+    Cells,
+    Verdict,
+    clean_rows,
+    compare,
+    corruption_means,
+    point_label,
+)
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f}"
+
+
+def _spread(values: Sequence[float]) -> str:
+    """``mean ± std`` in percent (no ± with one value)."""
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return _pct(mean)
+    return f"{_pct(mean)} ± {_pct(statistics.stdev(values))}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def training_table(runs: dict[str, dict[str, Any]]) -> str:
+    """One row per checkpoint: ``runs`` maps a label to its checkpoint's metadata."""
+    rows = []
+    for label, meta in runs.items():
+        metrics, train = meta["metrics"], meta["train"]
+        history = metrics.get("history", [])
+        seconds = sum(epoch.get("seconds", 0.0) for epoch in history)
+        rows.append(
+            [
+                label,
+                train["seed"],
+                f"{len(history)} / {train['epochs']}",
+                train.get("patience") or "–",
+                metrics["best_epoch"],
+                _pct(metrics["val_error"]),
+                _pct(metrics["test_error"]),
+                f"{seconds / 60:.0f}",
+            ]
+        )
+    header = ["checkpoint", "seed", "epochs run / max", "patience", "best epoch", "val %"]
+    return _table([*header, "test %", "minutes"], rows)
+
+
+def clean_table(cells: Cells) -> str:
+    rows = []
+    for row in clean_rows(cells):
+        low, high = row.cell.interval()
+        paper = "–" if row.paper_error is None else f"{row.paper_error:.2f} ± {row.paper_std:.2f}"
+        inside = {None: "–", True: "yes", False: f"no (by {row.off_by:.2f} points)"}
+        rows.append(
+            [
+                row.model,
+                len(row.cell.errors),
+                _spread(list(row.cell.errors.values())),
+                f"{_pct(low)}–{_pct(high)}",
+                paper,
+                inside[row.within_two_sigma],
+            ]
+        )
+    header = ["model", "seeds", "test error % (mean ± std)", "pooled Wilson 95%", "paper %"]
+    return _table([*header, "within the paper's ±2σ"], rows)
+
+
+def sweep_table(cells: Cells, perturbation: str) -> str:
+    """Per point and model: mean ± std over seeds, the pooled Wilson interval, and (WM rows)
+    the difference from the CNN with Newcombe's interval; the activation MSE's mean ± std."""
+    rows = []
+    for model in cells:
+        differences = {c.point: c for c in compare(cells, model, perturbation)}
+        for cell in (c for c in cells[model] if c.perturbation == perturbation):
+            low, high = cell.interval()
+            mse = [v for v in cell.activation_mse.values() if v is not None]
+            found = differences.get(point_label(cell.params))
+            rows.append(
+                [
+                    point_label(cell.params),
+                    model,
+                    _spread(list(cell.errors.values())),
+                    f"{_pct(low)}–{_pct(high)}",
+                    "–"
+                    if found is None or model == BASELINE
+                    else f"{100 * found.difference:+.2f} ({100 * found.low:+.2f}, "
+                    f"{100 * found.high:+.2f}) {found.outcome}",
+                    "–" if not mse else _mse(mse),
+                ]
+            )
+    rows.sort(key=lambda row: str(row[0]))
+    header = ["point", "model", "error % (mean ± std)", "pooled Wilson 95%"]
+    return _table([*header, f"− {BASELINE} (Newcombe 95%)", "activation MSE"], rows)
+
+
+def _mse(values: Sequence[float]) -> str:
+    mean = statistics.fmean(values)
+    spread = statistics.stdev(values) if len(values) > 1 else math.nan
+    return f"{mean:.4g}" if math.isnan(spread) else f"{mean:.4g} ± {spread:.2g}"
+
+
+def corruption_table(cells: Cells) -> str:
+    rows = [
+        [model, len(per_seed), _spread(list(per_seed.values()))]
+        for model, per_seed in corruption_means(cells).items()
+    ]
+    return _table(["model", "seeds", "mean error % over the corruptions (mean ± std)"], rows)
+
+
+def warnings_table(counts: dict[str, dict[str, int]], models: Sequence[str]) -> str:
+    rows = [
+        [model, ", ".join(f"{check} ×{n}" for check, n in counts.get(model, {}).items()) or "none"]
+        for model in models
+    ]
+    return _table(["model", "sanity and gradient-masking warnings (all seeds)"], rows)
+
+
+def verdict_table(verdicts: Sequence[Verdict]) -> str:
+    return _table(
+        ["claim", "verdict", "evidence"], [[v.claim, v.verdict, v.evidence] for v in verdicts]
+    )
