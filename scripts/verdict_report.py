@@ -3,8 +3,8 @@
 the paper's, the verdict on each claim, every cell over seeds with its difference from cnn-33
 (Newcombe), the MNIST-C means and the sanity and gradient-masking warnings.
 
-Usage: python scripts/verdict_report.py RESULTS.json [RESULTS.json ...] > docs/findings/tables.md
-(the results of `wmbench attack suites/verdict.yaml` and suites/verdict-autoattack.yaml, whole or
+Usage: python scripts/verdict_report.py docs/findings/*/*.json > docs/findings/tables.md
+(the results of `wmbench attack suites/verdict.yaml` and suites/verdict-strong.yaml, whole or
 per seed with `--model '*-s1'`; the checkpoints they name must be readable from here).
 """
 
@@ -56,7 +56,11 @@ def main() -> None:
         if any(c.perturbation == perturbation for model in cells.values() for c in model):
             out += [f"## {title}", sweep_table(cells, perturbation)]
     if any(c.perturbation == "mnist-c" for model in cells.values() for c in model):
-        out += ["## MNIST-C (severity 3, fifteen corruptions)", corruption_table(cells)]
+        out += [
+            "## MNIST-C (severity 3, fifteen corruptions)",
+            corruption_table(cells),
+            sweep_table(cells, "mnist-c"),
+        ]
     out += [
         "## Sanity and gradient-masking warnings",
         warnings_table(warning_counts(document), list(cells)),

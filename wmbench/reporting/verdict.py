@@ -83,29 +83,44 @@ def clean_table(cells: Cells) -> str:
 
 
 def sweep_table(cells: Cells, perturbation: str) -> str:
-    """Per point and model: mean ± std over seeds, the pooled Wilson interval, and (WM rows)
-    the difference from the CNN with Newcombe's interval; the activation MSE's mean ± std."""
+    """Per point (in the order measured; only the swept parameters shown) and model: mean ± std
+    over seeds, the pooled Wilson interval, and (WM rows) the difference from the CNN with
+    Newcombe's interval; the activation MSE's mean ± std."""
+    found = {model: [c for c in cells[model] if c.perturbation == perturbation] for model in cells}
+    points: dict[str, dict[str, object]] = {}
+    for model_cells in found.values():
+        for cell in model_cells:
+            points.setdefault(point_label(cell.params), cell.params)
+    swept = {
+        key
+        for params in points.values()
+        for key in params
+        if len({repr(p.get(key)) for p in points.values()}) > 1
+    }
     rows = []
-    for model in cells:
-        differences = {c.point: c for c in compare(cells, model, perturbation)}
-        for cell in (c for c in cells[model] if c.perturbation == perturbation):
+    for label, params in points.items():
+        shown = point_label({k: v for k, v in params.items() if k in swept}) if swept else label
+        for model, model_cells in found.items():
+            cell = next((c for c in model_cells if point_label(c.params) == label), None)
+            if cell is None:
+                continue
+            differences = {c.point: c for c in compare(cells, model, perturbation)}
+            difference = differences.get(label)
             low, high = cell.interval()
             mse = [v for v in cell.activation_mse.values() if v is not None]
-            found = differences.get(point_label(cell.params))
             rows.append(
                 [
-                    point_label(cell.params),
+                    shown,
                     model,
                     _spread(list(cell.errors.values())),
                     f"{_pct(low)}–{_pct(high)}",
                     "–"
-                    if found is None or model == BASELINE
-                    else f"{100 * found.difference:+.2f} ({100 * found.low:+.2f}, "
-                    f"{100 * found.high:+.2f}) {found.outcome}",
+                    if difference is None or model == BASELINE
+                    else f"{100 * difference.difference:+.2f} ({100 * difference.low:+.2f}, "
+                    f"{100 * difference.high:+.2f}) {difference.outcome}",
                     "–" if not mse else _mse(mse),
                 ]
             )
-    rows.sort(key=lambda row: str(row[0]))
     header = ["point", "model", "error % (mean ± std)", "pooled Wilson 95%"]
     return _table([*header, f"− {BASELINE} (Newcombe 95%)", "activation MSE"], rows)
 
