@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -217,9 +218,17 @@ def test_a_model_without_a_spec_is_not_saved(tmp_path):
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.stem)
-def test_shipped_checkpoints_written_with_the_old_arg_name_still_load(path):
-    """They were written when the CNN family's argument was ``layer``; it stays an alias."""
-    model, info = load_checkpoint(path)
+def test_checkpoints_written_with_the_old_arg_name_still_load(path, tmp_path):
+    """Checkpoints written when the CNN family's argument was ``layer`` (the 6-epoch ones shipped
+    until issue 17) still load: the shipped checkpoint's header rewritten with the old name."""
+    with safe_open(str(path), "pt") as handle:
+        metadata = handle.metadata()
+    spec = json.loads(metadata["wmbench.spec"])
+    spec["args"] = {("layer" if k == "layers" else k): v for k, v in spec["args"].items()}
+    metadata["wmbench.spec"] = json.dumps(spec)
+    old = tmp_path / path.name
+    save_file(load_file(str(path)), str(old), metadata=metadata)
+    model, info = load_checkpoint(old)
     assert "layer" in info.spec.args and "layers" not in info.spec.args
     assert info.spec.name == path.stem
     zoo = create_model(path.stem)
