@@ -510,17 +510,18 @@ def test_autoattack_is_at_least_as_strong_as_pgd_100(checkpoint):
     from wmbench.data import load_mnist
 
     mnist = load_mnist()
-    images = mnist.test_images[:32].float()[:, None] / 255
-    labels = mnist.test_labels[:32]
+    images = mnist.test_images[:16].float()[:, None] / 255
+    labels = mnist.test_labels[:16]
     model = load_model(CHECKPOINTS / f"{checkpoint}.safetensors")
-    pgd = {"kind": "pgd", "eps": 0.1, "alpha": 0.01, "steps": 100}
+    # eps 0.05: the shipped (converged) models are broken on nearly every image from 0.1 on
+    pgd = {"kind": "pgd", "eps": 0.05, "alpha": 0.01, "steps": 100}
     document = {
-        "batch_size": 32,
+        "batch_size": 16,
         "perturbations": [
             {"kind": "clean"},
             pgd,
             {**pgd, "name": "pgd-margin", "loss": "margin"},
-            {"kind": "autoattack", "eps": 0.1},
+            {"kind": "autoattack", "eps": 0.05},
         ],
     }
     results = run_suite(in_memory_suite(model, document), images=images, labels=labels)
