@@ -179,3 +179,19 @@ def test_corruption_means_and_warning_counts() -> None:
     assert counts == {"wm": {"non_monotonic": 2}, "cnn-33": {"zero_gradient": 1}}
     table = warnings_table(counts, ["wm", "cnn-33", "other"])
     assert "| wm | non_monotonic ×2 |" in table and "| other | none |" in table
+
+
+def test_a_pooled_difference_with_overlapping_seeds_is_a_tie() -> None:
+    """Pooled 720 against 900 wrong of 3,000 (−6 points, Newcombe's interval far below zero), but
+    one WM seed (320) is above every CNN seed (300): the training's spread decides, a tie."""
+    rows = [
+        _row(f"{model}-s{seed}", "fgsm", {"eps": 0.1}, wrong)
+        for model, counts in (("cnn-33", (300, 300, 300)), ("wm-unsharp-32", (200, 200, 320)))
+        for seed, wrong in enumerate(counts)
+    ]
+    (comparison,) = compare(over_seeds(ResultsDocument(results=rows)), "wm-unsharp-32", "fgsm")
+    assert comparison.difference == pytest.approx(-0.06, abs=1e-12) and comparison.high < -0.03
+    assert comparison.separated == 0 and comparison.outcome == "tie"
+    rows[-1] = _row("wm-unsharp-32-s2", "fgsm", {"eps": 0.1}, 299)
+    (comparison,) = compare(over_seeds(ResultsDocument(results=rows)), "wm-unsharp-32", "fgsm")
+    assert comparison.separated == -1 and comparison.outcome == "lower"

@@ -122,7 +122,8 @@ def sweep_table(cells: Cells, perturbation: str) -> str:
                 ]
             )
     header = ["point", "model", "error % (mean ± std)", "pooled Wilson 95%"]
-    return _table([*header, f"− {BASELINE} (Newcombe 95%)", "activation MSE"], rows)
+    difference = f"− {BASELINE}: pooled (Newcombe 95%), outcome (needs the seeds apart too)"
+    return _table([*header, difference, "activation MSE"], rows)
 
 
 def _mse(values: Sequence[float]) -> str:
