@@ -33,11 +33,26 @@ SECTIONS = [
 ]
 
 
+def timing_table(documents: list[ResultsDocument]) -> str:
+    """Per checkpoint, the wall time of each suite's run (one run per checkpoint and suite)."""
+    suites = sorted({d.suite.name for d in documents if d.suite is not None})
+    times: dict[str, dict[str, float]] = {}
+    for d in documents:
+        for label in d.checkpoints or {}:
+            times.setdefault(label, {})[d.suite.name if d.suite else "?"] = d.duration_s or 0.0
+    lines = ["| checkpoint | " + " | ".join(suites) + " |", "|" + " --- |" * (len(suites) + 1)]
+    for label in sorted(times):
+        row = [f"{times[label][s]:.0f}" if s in times[label] else "–" for s in suites]
+        lines.append(f"| {label} | " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     paths = [Path(arg) for arg in sys.argv[1:]]
     if not paths:
         sys.exit(__doc__)
-    document, cells = summarise(ResultsDocument.read(path) for path in paths)
+    documents = [ResultsDocument.read(path) for path in paths]
+    document, cells = summarise(documents)
     runs = {
         label: read_checkpoint_info(entry.path).meta
         for label, entry in sorted((document.checkpoints or {}).items())
@@ -47,6 +62,8 @@ def main() -> None:
         f"<!-- written by `python scripts/verdict_report.py` from {sources} -->",
         "## Training runs (checkpoint metadata)",
         training_table(runs),
+        "## Measuring time (wall seconds, one thread, beside another job)",
+        timing_table(documents),
         "## Clean test error (Table 2)",
         clean_table(cells),
         "## The verdict on each claim",
