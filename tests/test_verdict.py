@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wmbench.paper.seeds import over_seeds
+from wmbench.paper.seeds import merge, over_seeds
 from wmbench.paper.verdict import (
     HELD,
     NOT_HELD,
@@ -18,7 +18,6 @@ from wmbench.paper.verdict import (
     clean_rows,
     compare,
     corruption_means,
-    merge,
     warning_counts,
 )
 from wmbench.reporting.verdict import clean_table, sweep_table, warnings_table

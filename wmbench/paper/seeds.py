@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from wmbench.results import ResultsDocument
@@ -104,3 +105,17 @@ def seed_difference(
         raise ValueError(f"different cells: {a.key} and {b.key}")
     difference = a.wrong / a.n - b.wrong / b.n
     return difference, difference_interval(a.wrong, a.n, b.wrong, b.n, confidence)
+
+
+def merge(documents: Iterable[ResultsDocument]) -> ResultsDocument:
+    """One document holding the rows, warnings and checkpoints of several runs of a suite (the
+    seeds measured at different times, ``wmbench attack SUITE --model '*-s1'``)."""
+    documents = list(documents)
+    if not documents:
+        raise ValueError("no results documents")
+    merged = documents[0].model_copy(deep=True)
+    for other in documents[1:]:
+        merged.results += other.results
+        merged.warnings += other.warnings
+        merged.checkpoints = {**(merged.checkpoints or {}), **(other.checkpoints or {})}
+    return merged

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from wmbench.models import get_spec
-from wmbench.paper.seeds import SeedCell, over_seeds, seed_difference, split_label
+from wmbench.paper.seeds import SeedCell, merge, over_seeds, seed_difference, split_label
 from wmbench.results import ResultsDocument
 
 BASELINE = "cnn-33"
@@ -32,20 +32,6 @@ WEAK_ONLY = "held only under the paper's weak attack (FGSM)"
 NOT_MEASURED = "not measured"
 
 Cells = dict[str, list[SeedCell]]
-
-
-def merge(documents: Iterable[ResultsDocument]) -> ResultsDocument:
-    """One document holding the rows, warnings and checkpoints of several runs of a suite (the
-    seeds measured at different times, ``wmbench attack SUITE --model '*-s1'``)."""
-    documents = list(documents)
-    if not documents:
-        raise ValueError("no results documents")
-    merged = documents[0].model_copy(deep=True)
-    for other in documents[1:]:
-        merged.results += other.results
-        merged.warnings += other.warnings
-        merged.checkpoints = {**(merged.checkpoints or {}), **(other.checkpoints or {})}
-    return merged
 
 
 @dataclass(frozen=True)
