@@ -36,7 +36,7 @@ from wmbench.anva import (
 from wmbench.checkpoint import load_model, read_checkpoint_info
 from wmbench.data import load_mnist, to_float
 from wmbench.models import build_model
-from wmbench.paper.seeds import split_label
+from wmbench.paper.seeds import model_and_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,7 +86,7 @@ def main(arguments: list[str]) -> None:
         print(f"{path.stem}: " + "; ".join(f"{k} {v:.3f}" for k, v in measured[path.stem].items()))
     by_model: dict[str, list[dict]] = {}
     for label, values in measured.items():
-        by_model.setdefault((split_label(label) or (label, 0))[0], []).append(values)
+        by_model.setdefault(model_and_seed(label)[0], []).append(values)
     for model, runs in by_model.items():
         print(f"{model} ({len(runs)} seeds):")
         for key in runs[0]:

@@ -19,6 +19,7 @@ from wmbench.reporting.verdict import (
     clean_table,
     corruption_table,
     sweep_table,
+    timing_table,
     training_table,
     verdict_table,
     warnings_table,
@@ -33,18 +34,13 @@ SECTIONS = [
 ]
 
 
-def timing_table(documents: list[ResultsDocument]) -> str:
+def durations(documents: list[ResultsDocument]) -> dict[str, dict[str, float]]:
     """Per checkpoint, the wall time of each suite's run (one run per checkpoint and suite)."""
-    suites = sorted({d.suite.name for d in documents if d.suite is not None})
     times: dict[str, dict[str, float]] = {}
     for d in documents:
         for label in d.checkpoints or {}:
             times.setdefault(label, {})[d.suite.name if d.suite else "?"] = d.duration_s or 0.0
-    lines = ["| checkpoint | " + " | ".join(suites) + " |", "|" + " --- |" * (len(suites) + 1)]
-    for label in sorted(times):
-        row = [f"{times[label][s]:.0f}" if s in times[label] else "–" for s in suites]
-        lines.append(f"| {label} | " + " | ".join(row) + " |")
-    return "\n".join(lines)
+    return times
 
 
 def main() -> None:
@@ -63,7 +59,7 @@ def main() -> None:
         "## Training runs (checkpoint metadata)",
         training_table(runs),
         "## Measuring time (wall seconds, one thread, beside another job)",
-        timing_table(documents),
+        timing_table(durations(documents)),
         "## Clean test error (Table 2)",
         clean_table(cells),
         "## The verdict on each claim",

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from seed_rows import cell_row
 
-from wmbench.paper.seeds import over_seeds, seed_difference, split_label
+from wmbench.paper.seeds import model_and_seed, over_seeds, seed_difference, split_label
 from wmbench.results import ResultsDocument
 from wmbench.results.document import CellRow
 
@@ -27,16 +28,8 @@ def wilson_closed_form(k: int, n: int) -> tuple[float, float]:
 
 
 def _row(model: str, perturbation: str, params: dict, wrong: int, n: int = 1000) -> CellRow:
-    return CellRow(
-        model=model,
-        perturbation=perturbation,
-        kind=perturbation,
-        params=params,
-        error=wrong / n,
-        n=n,
-        wrong=wrong,
-        activation_mse=0.0 if perturbation == "clean" else wrong / 10_000,
-    )
+    mse = 0.0 if perturbation == "clean" else wrong / 10_000
+    return cell_row(model, perturbation, params, wrong, n, mse)
 
 
 COUNTS = {  # model label → (clean wrong, fgsm 0.1 wrong, fgsm 0.3 wrong)
@@ -65,6 +58,8 @@ def test_labels_split_into_model_and_seed() -> None:
     assert split_label("cnn-33-s2") == ("cnn-33", 2)
     assert split_label("wm-unsharp-32-s10") == ("wm-unsharp-32", 10)
     assert split_label("cnn-33") is None and split_label("cnn-s") is None
+    assert model_and_seed("cnn-33-s2") == ("cnn-33", 2)
+    assert model_and_seed("cnn-33") == ("cnn-33", 0)
 
 
 def test_cells_over_seeds_are_numpy_means_and_sample_stds(document) -> None:

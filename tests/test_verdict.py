@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from seed_rows import cell_row
 
 from wmbench.paper.seeds import merge, over_seeds
 from wmbench.paper.verdict import (
@@ -20,7 +21,7 @@ from wmbench.paper.verdict import (
     corruption_means,
     warning_counts,
 )
-from wmbench.reporting.verdict import clean_table, sweep_table, warnings_table
+from wmbench.reporting.verdict import clean_table, sweep_table, timing_table, warnings_table
 from wmbench.results import ResultsDocument, SanityWarning
 from wmbench.results.document import CellRow
 
@@ -28,16 +29,7 @@ N = 1000
 
 
 def _row(model: str, perturbation: str, params: dict, wrong: int, mse: float = 0.1) -> CellRow:
-    return CellRow(
-        model=model,
-        perturbation=perturbation,
-        kind=perturbation,
-        params=params,
-        error=wrong / N,
-        n=N,
-        wrong=wrong,
-        activation_mse=mse,
-    )
+    return cell_row(model, perturbation, params, wrong, N, mse)
 
 
 # Per model, the wrong counts of every seed at each cell (3 seeds × 1,000 images).
@@ -194,3 +186,13 @@ def test_a_pooled_difference_with_overlapping_seeds_is_a_tie() -> None:
     rows[-1] = _row("wm-unsharp-32-s2", "fgsm", {"eps": 0.1}, 299)
     (comparison,) = compare(over_seeds(ResultsDocument(results=rows)), "wm-unsharp-32", "fgsm")
     assert comparison.separated == -1 and comparison.outcome == "lower"
+
+
+def test_timing_table_has_a_column_per_suite_and_a_dash_where_one_did_not_run() -> None:
+    table = timing_table({"wm-s0": {"verdict": 114.4, "strong": 393.6}, "cnn-s0": {"verdict": 142}})
+    assert table.splitlines() == [
+        "| checkpoint | strong | verdict |",
+        "| --- | --- | --- |",
+        "| cnn-s0 | – | 142 |",
+        "| wm-s0 | 394 | 114 |",
+    ]

@@ -73,6 +73,11 @@ def split_label(label: str) -> tuple[str, int] | None:
     return None if found is None else (found["model"], int(found["seed"]))
 
 
+def model_and_seed(label: str) -> tuple[str, int]:
+    """:func:`split_label`, with a label without ``-sSEED`` taken as its model's seed 0."""
+    return split_label(label) or (label, 0)
+
+
 def over_seeds(document: ResultsDocument) -> dict[str, list[SeedCell]]:
     """Every model's cells over its seeds, by model name in the suite's order, cells in the
     order they were measured. Labels without ``-sSEED`` count as a model with seed 0.
@@ -83,7 +88,7 @@ def over_seeds(document: ResultsDocument) -> dict[str, list[SeedCell]]:
     """
     models: dict[str, dict[tuple[str, str], SeedCell]] = {}
     for row in document.results:
-        model, seed = split_label(row.model) or (row.model, 0)
+        model, seed = model_and_seed(row.model)
         if row.wrong is None or row.n is None:
             raise ValueError(f"{row.model} {row.perturbation}: the row has no counts")
         cell = SeedCell(model, row.perturbation, dict(row.params))

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from wmbench.models import get_spec
-from wmbench.paper.seeds import SeedCell, merge, over_seeds, seed_difference, split_label
+from wmbench.paper.seeds import SeedCell, merge, model_and_seed, over_seeds, seed_difference
 from wmbench.results import ResultsDocument
 
 BASELINE = "cnn-33"
@@ -76,20 +76,28 @@ def cells_of(cells: Cells, model: str, perturbation: str) -> list[SeedCell]:
     return [cell for cell in cells.get(model, []) if cell.perturbation == perturbation]
 
 
+def _pairs(
+    cells: Cells, model: str, perturbation: str, baseline: str
+) -> list[tuple[SeedCell, SeedCell]]:
+    """``model``'s cells of ``perturbation`` beside ``baseline``'s at the same point, where both
+    were measured."""
+    reference = {cell.key: cell for cell in cells_of(cells, baseline, perturbation)}
+    return [
+        (cell, reference[cell.key])
+        for cell in cells_of(cells, model, perturbation)
+        if cell.key in reference
+    ]
+
+
 def compare(
     cells: Cells, model: str, perturbation: str, baseline: str = BASELINE
 ) -> list[Comparison]:
     """``model`` against ``baseline`` at every cell of ``perturbation`` both were measured at."""
-    reference = {cell.key: cell for cell in cells_of(cells, baseline, perturbation)}
     found = []
-    for cell in cells_of(cells, model, perturbation):
-        if cell.key in reference:
-            base = reference[cell.key]
-            difference, (low, high) = seed_difference(cell, base)
-            separated = _separation(list(cell.errors.values()), list(base.errors.values()))
-            found.append(
-                Comparison(perturbation, cell.params, model, difference, low, high, separated)
-            )
+    for cell, base in _pairs(cells, model, perturbation, baseline):
+        difference, (low, high) = seed_difference(cell, base)
+        separated = _separation(list(cell.errors.values()), list(base.errors.values()))
+        found.append(Comparison(perturbation, cell.params, model, difference, low, high, separated))
     return found
 
 
@@ -120,25 +128,16 @@ def _pp(value: float) -> str:
 
 
 def _clean_verdicts(cells: Cells) -> list[Verdict]:
+    """Table 2: each WM variant below the CNN, and unsharp below smoothing."""
     found = []
-    for model in WM_MODELS:
-        (comparison,) = compare(cells, model, "clean") or (None,)
+    pairs = [(model, BASELINE) for model in WM_MODELS] + [WM_MODELS]
+    for model, baseline in pairs:
+        (comparison,) = compare(cells, model, "clean", baseline) or (None,)
         if comparison is None:
             continue
-        held = {"lower": HELD, "tie": NOT_HELD, "higher": NOT_HELD}[comparison.outcome]
         found.append(
             Verdict(
-                f"{model} has a lower clean test error than {BASELINE} (Table 2)",
-                held,
-                f"difference {_pp(comparison.difference)} points "
-                f"({_pp(comparison.low)} to {_pp(comparison.high)})",
-            )
-        )
-    (comparison,) = compare(cells, WM_MODELS[0], "clean", WM_MODELS[1]) or (None,)
-    if comparison is not None:
-        found.append(
-            Verdict(
-                f"{WM_MODELS[0]} has a lower clean test error than {WM_MODELS[1]} (Table 2)",
+                f"{model} has a lower clean test error than {baseline} (Table 2)",
                 HELD if comparison.outcome == "lower" else NOT_HELD,
                 f"difference {_pp(comparison.difference)} points "
                 f"({_pp(comparison.low)} to {_pp(comparison.high)})",
@@ -178,7 +177,8 @@ def _sweep_verdicts(cells: Cells, perturbations: Sequence[str]) -> list[Verdict]
     return found
 
 
-def _mse_values(cell: SeedCell) -> list[float]:
+def mse_values(cell: SeedCell) -> list[float]:
+    """The seeds' activation MSEs, where finite."""
     return [v for v in cell.activation_mse.values() if v is not None]
 
 
@@ -186,18 +186,12 @@ def _activation_verdicts(cells: Cells) -> list[Verdict]:
     """Figures 2b and 3b: the WM variants' feature-layer activations move more than the CNN's."""
     found = []
     for perturbation, figure in (("uniform", "2b"), ("fgsm", "3b")):
-        reference = {cell.key: cell for cell in cells_of(cells, BASELINE, perturbation)}
         for model in WM_MODELS:
-            above = below = total = 0
-            for cell in cells_of(cells, model, perturbation):
-                if cell.key not in reference:
-                    continue
-                total += 1
-                side = _separation(_mse_values(cell), _mse_values(reference[cell.key]))
-                above += side > 0
-                below += side < 0
-            if not total:
+            pairs = _pairs(cells, model, perturbation, BASELINE)
+            if not pairs:
                 continue
+            sides = [_separation(mse_values(cell), mse_values(base)) for cell, base in pairs]
+            above, below, total = sides.count(1), sides.count(-1), len(sides)
             verdict = HELD if above == total else PART if above and not below else NOT_HELD
             found.append(
                 Verdict(
@@ -265,7 +259,7 @@ def warning_counts(document: ResultsDocument) -> dict[str, dict[str, int]]:
     """Per model (seeds pooled), how often each sanity or gradient-masking check fired."""
     counts: dict[str, dict[str, int]] = {}
     for warning in document.warnings:
-        model, _ = split_label(warning.model) or (warning.model, 0)
+        model, _ = model_and_seed(warning.model)
         per_model = counts.setdefault(model, {})
         per_model[warning.check] = per_model.get(warning.check, 0) + 1
     return counts

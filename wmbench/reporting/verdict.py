@@ -17,6 +17,7 @@ from wmbench.paper.verdict import (
     clean_rows,
     compare,
     corruption_means,
+    mse_values,
     point_label,
 )
 
@@ -97,6 +98,9 @@ def sweep_table(cells: Cells, perturbation: str) -> str:
         for key in params
         if len({repr(p.get(key)) for p in points.values()}) > 1
     }
+    differences = {
+        model: {c.point: c for c in compare(cells, model, perturbation)} for model in found
+    }
     rows = []
     for label, params in points.items():
         shown = point_label({k: v for k, v in params.items() if k in swept}) if swept else label
@@ -104,10 +108,9 @@ def sweep_table(cells: Cells, perturbation: str) -> str:
             cell = next((c for c in model_cells if point_label(c.params) == label), None)
             if cell is None:
                 continue
-            differences = {c.point: c for c in compare(cells, model, perturbation)}
-            difference = differences.get(label)
+            difference = differences[model].get(label)
             low, high = cell.interval()
-            mse = [v for v in cell.activation_mse.values() if v is not None]
+            mse = mse_values(cell)
             rows.append(
                 [
                     shown,
@@ -146,6 +149,16 @@ def warnings_table(counts: dict[str, dict[str, int]], models: Sequence[str]) -> 
         for model in models
     ]
     return _table(["model", "sanity and gradient-masking warnings (all seeds)"], rows)
+
+
+def timing_table(durations: dict[str, dict[str, float]]) -> str:
+    """Per checkpoint label, the wall seconds of each suite's run (``durations[label][suite]``)."""
+    suites = sorted({suite for per_label in durations.values() for suite in per_label})
+    rows = [
+        [label, *(f"{durations[label][s]:.0f}" if s in durations[label] else "–" for s in suites)]
+        for label in sorted(durations)
+    ]
+    return _table(["checkpoint", *suites], rows)
 
 
 def verdict_table(verdicts: Sequence[Verdict]) -> str:
