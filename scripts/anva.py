@@ -13,6 +13,8 @@ where that noise variance sits (ρ with importance, plain and partial).
 
 One line per checkpoint, then mean ± std over the seeds of each model (labels MODEL-sSEED).
 Usage: python scripts/anva.py [--json OUT.json] CHECKPOINT ...  (default: models/checkpoints/*)
+With --json, an OUT.json that exists is updated: the checkpoints measured now replace their rows,
+the others' rows are kept, and the means cover every row (checkpoints measured in earlier runs).
 """
 
 from __future__ import annotations
@@ -81,11 +83,15 @@ def main(arguments: list[str]) -> None:
     images, labels = to_float(mnist.test_images[:500]), mnist.test_labels[:500]
     spread = to_float(mnist.train_images[:5000]).std(0)[0].double()
     measured = {}
+    if out is not None and out.exists():
+        measured = json.loads(out.read_text(encoding="utf-8"))
+        kept = sorted(set(measured) - {path.stem for path in paths})
+        print(f"kept from {out}: {', '.join(kept) or 'none'}")
     for path in paths:
         measured[path.stem] = measure(path, images, labels, spread)
         print(f"{path.stem}: " + "; ".join(f"{k} {v:.3f}" for k, v in measured[path.stem].items()))
     by_model: dict[str, list[dict]] = {}
-    for label, values in measured.items():
+    for label, values in sorted(measured.items()):
         by_model.setdefault(model_and_seed(label)[0], []).append(values)
     for model, runs in by_model.items():
         print(f"{model} ({len(runs)} seeds):")
@@ -94,7 +100,8 @@ def main(arguments: list[str]) -> None:
             spread_text = f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else ""
             print(f"  {key}: {statistics.fmean(values):.3f}{spread_text}")
     if out is not None:
-        out.write_text(json.dumps(measured, indent=1) + "\n", encoding="utf-8")
+        rows = dict(sorted(measured.items()))
+        out.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,14 @@ the paper's, the verdict on each claim, every cell over seeds with its differenc
 
 Usage: python scripts/verdict_report.py docs/findings/*/*.json > docs/findings/tables.md
 (the results of `wmbench attack suites/verdict.yaml` and suites/verdict-strong.yaml, whole or
-per seed with `--model '*-s1'`; the checkpoints they name must be readable from here).
+per seed with `--model '*-s1'`, and the checkpoints' metadata as `wmbench info --json` writes it,
+docs/findings/checkpoints/LABEL.json; a checkpoint with no metadata file is read from where the
+results name it).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -43,16 +46,26 @@ def durations(documents: list[ResultsDocument]) -> dict[str, dict[str, float]]:
     return times
 
 
+def checkpoint_metadata(path: Path) -> dict | None:
+    """The metadata in a `wmbench info --json` file (it has a spec and a sha256), else None."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) and {"spec", "sha256"} <= data.keys() else None
+
+
 def main() -> None:
     paths = [Path(arg) for arg in sys.argv[1:]]
     if not paths:
         sys.exit(__doc__)
-    documents = [ResultsDocument.read(path) for path in paths]
+    found = {path: checkpoint_metadata(path) for path in paths}
+    metadata = {path.stem: meta for path, meta in found.items() if meta is not None}
+    documents = [ResultsDocument.read(path) for path, meta in found.items() if meta is None]
     document, cells = summarise(documents)
-    runs = {
-        label: read_checkpoint_info(entry.path).meta
-        for label, entry in sorted((document.checkpoints or {}).items())
-    }
+    runs = {}
+    for label, entry in sorted((document.checkpoints or {}).items()):
+        meta = metadata.get(label) or read_checkpoint_info(entry.path).meta
+        if entry.sha256 and meta.get("sha256", entry.sha256) != entry.sha256:
+            sys.exit(f"error: {label}: the metadata file is of another checkpoint than the results")
+        runs[label] = meta
     sources = ", ".join(f"`{path}`" for path in paths)
     out = [
         f"<!-- written by `python scripts/verdict_report.py` from {sources} -->",
