@@ -7,7 +7,8 @@ Usage: python scripts/verdict_report.py docs/findings/*/*.json > docs/findings/t
 (the results of `wmbench attack suites/verdict.yaml` and suites/verdict-strong.yaml, whole or
 per seed with `--model '*-s1'`, and the checkpoints' metadata as `wmbench info --json` writes it,
 docs/findings/checkpoints/LABEL.json; a checkpoint with no metadata file is read from where the
-results name it).
+results name it, and one that is not there either gets what the results recorded of it: the
+training table then has no epoch count, and its minutes are the run's recorded seconds).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import json
 import sys
 from pathlib import Path
 
-from wmbench.checkpoint import read_checkpoint_info
+from wmbench.checkpoint import CheckpointError, read_checkpoint_info
+from wmbench.paper.seeds import model_and_seed
 from wmbench.paper.verdict import claim_verdicts, summarise, warning_counts
 from wmbench.reporting.verdict import (
     clean_table,
@@ -28,6 +30,7 @@ from wmbench.reporting.verdict import (
     warnings_table,
 )
 from wmbench.results import ResultsDocument
+from wmbench.results.document import CheckpointEntry
 
 SECTIONS = [
     ("uniform", "Uniform noise (Figure 2)"),
@@ -52,6 +55,20 @@ def checkpoint_metadata(path: Path) -> dict | None:
     return data if isinstance(data, dict) and {"spec", "sha256"} <= data.keys() else None
 
 
+def run_metadata(label: str, entry: CheckpointEntry, metadata: dict[str, dict]) -> dict:
+    """A checkpoint's metadata: its metadata file, else the checkpoint, else what the results
+    file recorded of it (errors, best epoch, seconds; no epoch history)."""
+    if label in metadata:
+        meta = metadata[label]
+        if entry.sha256 and meta.get("sha256", entry.sha256) != entry.sha256:
+            sys.exit(f"error: {label}: the metadata file is of another checkpoint than the results")
+        return meta
+    try:
+        return read_checkpoint_info(entry.path).meta
+    except CheckpointError:
+        return {"metrics": entry.metrics, "train": {"seed": model_and_seed(label)[1]}}
+
+
 def main() -> None:
     paths = [Path(arg) for arg in sys.argv[1:]]
     if not paths:
@@ -60,12 +77,10 @@ def main() -> None:
     metadata = {path.stem: meta for path, meta in found.items() if meta is not None}
     documents = [ResultsDocument.read(path) for path, meta in found.items() if meta is None]
     document, cells = summarise(documents)
-    runs = {}
-    for label, entry in sorted((document.checkpoints or {}).items()):
-        meta = metadata.get(label) or read_checkpoint_info(entry.path).meta
-        if entry.sha256 and meta.get("sha256", entry.sha256) != entry.sha256:
-            sys.exit(f"error: {label}: the metadata file is of another checkpoint than the results")
-        runs[label] = meta
+    runs = {
+        label: run_metadata(label, entry, metadata)
+        for label, entry in sorted((document.checkpoints or {}).items())
+    }
     sources = ", ".join(f"`{path}`" for path in paths)
     out = [
         f"<!-- written by `python scripts/verdict_report.py` from {sources} -->",

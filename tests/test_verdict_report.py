@@ -1,6 +1,7 @@
 """scripts/verdict_report.py on the committed findings: the training table comes from the
 checkpoints' metadata files (docs/findings/checkpoints/, as `wmbench info --json` writes them)
-when the checkpoint itself is not here, and a metadata file of another checkpoint is refused."""
+when the checkpoint itself is not here, a metadata file of another checkpoint is refused, and
+with neither, the row is what the results file recorded of the checkpoint."""
 
 from __future__ import annotations
 
@@ -21,10 +22,20 @@ def report(*paths: Path) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
-def test_the_training_row_is_the_metadata_files() -> None:
+def results_without_checkpoint(tmp_path: Path) -> tuple[Path, dict]:
+    """The results file, copied, naming a checkpoint that is not there."""
+    results = json.loads(RESULTS.read_text(encoding="utf-8"))
+    results["checkpoints"][LABEL]["path"] = str(tmp_path / "gone.safetensors")
+    moved = tmp_path / "results" / f"{LABEL}.json"
+    moved.parent.mkdir()
+    moved.write_text(json.dumps(results), encoding="utf-8")
+    return moved, results
+
+
+def test_the_training_row_is_the_metadata_files(tmp_path: Path) -> None:
     meta = json.loads(METADATA.read_text(encoding="utf-8"))
     metrics = meta["metrics"]
-    result = report(RESULTS, METADATA)
+    result = report(results_without_checkpoint(tmp_path)[0], METADATA)
     assert result.returncode == 0, result.stderr
     row = next(line for line in result.stdout.splitlines() if line.startswith(f"| {LABEL} | "))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
@@ -50,3 +61,22 @@ def test_metadata_of_another_checkpoint_is_refused(tmp_path: Path) -> None:
     assert result.stderr.strip().endswith(
         f"{LABEL}: the metadata file is of another checkpoint than the results"
     )
+
+
+def test_with_neither_metadata_nor_checkpoint_the_row_is_what_the_results_recorded(
+    tmp_path: Path,
+) -> None:
+    moved, results = results_without_checkpoint(tmp_path)
+    result = report(moved)
+    assert result.returncode == 0, result.stderr
+    metrics = results["checkpoints"][LABEL]["metrics"]
+    row = next(line for line in result.stdout.splitlines() if line.startswith(f"| {LABEL} | "))
+    assert [cell.strip() for cell in row.strip("|").split("|")][1:] == [
+        "0",
+        "–",
+        "–",
+        str(metrics["best_epoch"]),
+        f"{100 * metrics['val_error']:.2f}",
+        f"{100 * metrics['test_error']:.2f}",
+        f"{metrics['seconds'] / 60:.0f}",
+    ]

@@ -41,17 +41,18 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def training_table(runs: dict[str, dict[str, Any]]) -> str:
-    """One row per checkpoint: ``runs`` maps a label to its checkpoint's metadata."""
+    """One row per checkpoint: ``runs`` maps a label to its checkpoint's metadata (with no epoch
+    history, the epochs are a dash and the minutes the recorded ``metrics.seconds``)."""
     rows = []
     for label, meta in runs.items():
         metrics, train = meta["metrics"], meta["train"]
         history = metrics.get("history", [])
-        seconds = sum(epoch.get("seconds", 0.0) for epoch in history)
+        seconds = sum(epoch.get("seconds", 0.0) for epoch in history) or metrics.get("seconds", 0)
         rows.append(
             [
                 label,
                 train["seed"],
-                f"{len(history)} / {train['epochs']}",
+                f"{len(history)} / {train['epochs']}" if history else "–",
                 train.get("patience") or "–",
                 metrics["best_epoch"],
                 _pct(metrics["val_error"]),
