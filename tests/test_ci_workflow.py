@@ -31,10 +31,15 @@ def workflow_steps() -> list[str]:
 
 
 def run_workflow(
-    folder: Path, *, weaken: bool = False, baseline: Path | None = None
+    folder: Path,
+    *,
+    weaken: bool = False,
+    baseline: Path | None = None,
+    steps: list[str] | None = None,
 ) -> list[subprocess.CompletedProcess]:
-    """Runs the steps in a copy of the repository's suites (so runs/ is the test's own). With
-    ``baseline``, that file takes the place of the committed suites/ci-gate-baseline.json."""
+    """Runs the steps (the README's unless given) in a copy of the repository's suites (so runs/
+    is the test's own). With ``baseline``, that file takes the place of the committed
+    suites/ci-gate-baseline.json."""
     if not (folder / "suites").exists():
         shutil.copytree(ROOT / "suites", folder / "suites")
     if baseline is not None:
@@ -45,7 +50,7 @@ def run_workflow(
     # with the one thread a pytest-xdist worker gives the commands it starts.
     env.pop("OMP_NUM_THREADS", None)
     done = []
-    for command in workflow_steps():
+    for command in steps or workflow_steps():
         command = command.replace(".venv/bin/wmbench", str(WMBENCH))
         if weaken:
             command = command.replace("--epochs 2", "--epochs 1 --limit-train 3000")
@@ -70,16 +75,10 @@ def record_baseline(folder: Path) -> Path:
     ``--baseline``, on this machine's training. Trained weights repeat bit for bit only on the
     same kind of CPU and thread count (2 epochs trained on another CPU moved cnn-33's FGSM error
     by 4 points), so a baseline is recorded where the gate runs, as a user's CI would."""
-    shutil.copytree(ROOT / "suites", folder / "suites")
     steps = workflow_steps()
     attack = steps[-1].split("--baseline")[0] + "--json suites/ci-gate-baseline.json"
-    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
-    for command in [*steps[:-1], attack]:
-        command = command.replace(".venv/bin/wmbench", str(WMBENCH))
-        done = subprocess.run(
-            ["bash", "-c", command], cwd=folder, env=env, capture_output=True, text=True
-        )
-        assert done.returncode == 0, done.stderr
+    done = run_workflow(folder, steps=[*steps[:-1], attack])
+    assert [step.returncode for step in done] == [0, 0, 0], done[-1].stderr
     return folder / "suites" / "ci-gate-baseline.json"
 
 

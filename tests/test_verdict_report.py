@@ -22,6 +22,13 @@ def report(*paths: Path) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
+def training_row(result: subprocess.CompletedProcess) -> list[str]:
+    """The cells after the label of LABEL's row in the report's training table."""
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith(f"| {LABEL} | "))
+    return [cell.strip() for cell in row.strip("|").split("|")][1:]
+
+
 def results_without_checkpoint(tmp_path: Path) -> tuple[Path, dict]:
     """The results file, copied, naming a checkpoint that is not there."""
     results = json.loads(RESULTS.read_text(encoding="utf-8"))
@@ -35,12 +42,8 @@ def results_without_checkpoint(tmp_path: Path) -> tuple[Path, dict]:
 def test_the_training_row_is_the_metadata_files(tmp_path: Path) -> None:
     meta = json.loads(METADATA.read_text(encoding="utf-8"))
     metrics = meta["metrics"]
-    result = report(results_without_checkpoint(tmp_path)[0], METADATA)
-    assert result.returncode == 0, result.stderr
-    row = next(line for line in result.stdout.splitlines() if line.startswith(f"| {LABEL} | "))
-    cells = [cell.strip() for cell in row.strip("|").split("|")]
     minutes = sum(epoch["seconds"] for epoch in metrics["history"]) / 60
-    assert cells[1:] == [
+    assert training_row(report(results_without_checkpoint(tmp_path)[0], METADATA)) == [
         str(meta["train"]["seed"]),
         f"{len(metrics['history'])} / {meta['train']['epochs']}",
         str(meta["train"]["patience"]),
@@ -67,11 +70,8 @@ def test_with_neither_metadata_nor_checkpoint_the_row_is_what_the_results_record
     tmp_path: Path,
 ) -> None:
     moved, results = results_without_checkpoint(tmp_path)
-    result = report(moved)
-    assert result.returncode == 0, result.stderr
     metrics = results["checkpoints"][LABEL]["metrics"]
-    row = next(line for line in result.stdout.splitlines() if line.startswith(f"| {LABEL} | "))
-    assert [cell.strip() for cell in row.strip("|").split("|")][1:] == [
+    assert training_row(report(moved)) == [
         "0",
         "–",
         "–",
