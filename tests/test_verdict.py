@@ -73,11 +73,11 @@ def test_merged_seed_documents_equal_one_document() -> None:
 
 def test_outcomes_of_differences_follow_the_interval() -> None:
     cells = over_seeds(document_of(range(3)))
-    uniform = {c.point: c.outcome for c in compare(cells, "wm-smooth-32", "uniform")}
+    uniform = {c.point: c.outcome for c in compare(cells, "wm-smooth-32", "uniform", "cnn-33")}
     assert uniform == {"upper=1.0": "tie", "upper=2.0": "higher"}
-    fgsm = [c.outcome for c in compare(cells, "wm-unsharp-32", "fgsm")]
+    fgsm = [c.outcome for c in compare(cells, "wm-unsharp-32", "fgsm", "cnn-33")]
     assert fgsm == ["lower", "lower"]
-    (one,) = [c for c in compare(cells, "wm-unsharp-32", "fgsm") if c.point == "eps=0.1"]
+    (one,) = [c for c in compare(cells, "wm-unsharp-32", "fgsm", "cnn-33") if c.point == "eps=0.1"]
     assert one.difference == pytest.approx(-0.1, abs=1e-12) and one.low < -0.1 < one.high < 0
 
 
@@ -180,11 +180,15 @@ def test_a_pooled_difference_with_overlapping_seeds_is_a_tie() -> None:
         for model, counts in (("cnn-33", (300, 300, 300)), ("wm-unsharp-32", (200, 200, 320)))
         for seed, wrong in enumerate(counts)
     ]
-    (comparison,) = compare(over_seeds(ResultsDocument(results=rows)), "wm-unsharp-32", "fgsm")
+    (comparison,) = compare(
+        over_seeds(ResultsDocument(results=rows)), "wm-unsharp-32", "fgsm", "cnn-33"
+    )
     assert comparison.difference == pytest.approx(-0.06, abs=1e-12) and comparison.high < -0.03
     assert comparison.separated == 0 and comparison.outcome == "tie"
     rows[-1] = _row("wm-unsharp-32-s2", "fgsm", {"eps": 0.1}, 299)
-    (comparison,) = compare(over_seeds(ResultsDocument(results=rows)), "wm-unsharp-32", "fgsm")
+    (comparison,) = compare(
+        over_seeds(ResultsDocument(results=rows)), "wm-unsharp-32", "fgsm", "cnn-33"
+    )
     assert comparison.separated == -1 and comparison.outcome == "lower"
 
 

@@ -10,16 +10,8 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from wmbench.paper.verdict import (
-    BASELINE,
-    Cells,
-    Verdict,
-    clean_rows,
-    compare,
-    corruption_means,
-    mse_values,
-    point_label,
-)
+from wmbench.paper.comparison import BASELINE, Cells, Verdict, compare, mse_values, point_label
+from wmbench.paper.verdict import clean_rows, corruption_means
 
 
 def _pct(value: float) -> str:
@@ -100,7 +92,8 @@ def sweep_table(cells: Cells, perturbation: str) -> str:
         if len({repr(p.get(key)) for p in points.values()}) > 1
     }
     differences = {
-        model: {c.point: c for c in compare(cells, model, perturbation)} for model in found
+        model: {c.point: c for c in compare(cells, model, perturbation, BASELINE)}
+        for model in found
     }
     rows = []
     for label, params in points.items():

@@ -1,0 +1,129 @@
+"""The paper's batchnorm and kernel-9 claims (Amer & Maul §4.3-5, Table 2, Figures 2a and 3a) as
+verdicts over seeds, by the rules of :mod:`wmbench.paper.comparison`.
+
+Batchnorm, "inserted in all the convolutional layers just before the nonlinearity": it "boosted
+the performance of both variants [CNN and WM] to nearly the same level" (Table 2: cnn-33 0.85 →
+cnn-33-bn 0.73, wm-smooth-32 0.79 → wm-smooth-32-bn 0.70); it "introduces some noise robustness
+relative to the vanilla CNN, however, it is not as powerful as the weight map variants"
+(Figure 2a); and under FGSM it "seems not to help much" (Figure 3a), while the WM variants keep
+their place below the CNN. Kernel size 9 "boosted the CNN performance, whilst degrading the weight
+map network performance" (Table 2: cnn-33 0.85 → cnn-33-k9 0.70; wm-smooth-32 0.79 →
+wm-smooth-32-k9 0.88).
+
+Every claim is listed; one whose models were not measured says so (*not measured*, naming them).
+"""
+
+from __future__ import annotations
+
+from wmbench.paper.comparison import (
+    BASELINE,
+    HELD,
+    NOT_HELD,
+    NOT_MEASURED,
+    WM_MODELS,
+    WM_SMOOTH,
+    Cells,
+    Verdict,
+    clean_verdict,
+    compare,
+    sweep_evidence,
+    sweep_verdict,
+)
+
+CNN, CNN_BN, CNN_K9 = BASELINE, "cnn-33-bn", "cnn-33-k9"
+WM_SMOOTH_BN, WM_SMOOTH_K9 = "wm-smooth-32-bn", "wm-smooth-32-k9"
+FIGURES = {"uniform": "uniform noise (Figure 2a)", "fgsm": "FGSM (Figure 3a)"}
+
+
+def _missing(cells: Cells, *models: str) -> Verdict | None:
+    absent = [model for model in models if model not in cells]
+    return Verdict("", NOT_MEASURED, f"no results of {' and '.join(absent)}") if absent else None
+
+
+def _sweep(cells: Cells, model: str, baseline: str, perturbation: str, claim: str) -> Verdict:
+    """``model`` lower than ``baseline`` across the sweep of ``perturbation``."""
+    missing = _missing(cells, model, baseline)
+    comparisons = compare(cells, model, perturbation, baseline)
+    if missing is None and not comparisons:
+        missing = Verdict("", NOT_MEASURED, f"no {perturbation} cells of both")
+    if missing is not None:
+        return Verdict(claim, missing.verdict, missing.evidence)
+    return Verdict(claim, sweep_verdict(comparisons), sweep_evidence(comparisons))
+
+
+def _no_help(cells: Cells, perturbation: str, claim: str) -> Verdict:
+    """Batchnorm lowers the CNN's error at no point of ``perturbation``."""
+    verdict = _sweep(cells, CNN_BN, CNN, perturbation, claim)
+    if verdict.verdict == NOT_MEASURED:
+        return verdict
+    lower = any(c.outcome == "lower" for c in compare(cells, CNN_BN, perturbation, CNN))
+    return Verdict(claim, NOT_HELD if lower else HELD, verdict.evidence)
+
+
+def batchnorm_verdicts(cells: Cells) -> list[Verdict]:
+    found = [
+        clean_verdict(
+            cells,
+            model,
+            plain,
+            "lower",
+            f"{model} has a lower clean test error than {plain} (Table 2: batchnorm helps)",
+        )
+        for model, plain in ((CNN_BN, CNN), (WM_SMOOTH_BN, WM_SMOOTH))
+    ]
+    found.append(
+        _sweep(
+            cells,
+            CNN_BN,
+            CNN,
+            "uniform",
+            f"{CNN_BN} keeps a lower error than {CNN} under {FIGURES['uniform']}: batchnorm adds "
+            "some noise robustness",
+        )
+    )
+    for perturbation in ("uniform", "fgsm"):
+        for model in WM_MODELS:
+            found.append(
+                _sweep(
+                    cells,
+                    model,
+                    CNN_BN,
+                    perturbation,
+                    f"{model} keeps a lower error than {CNN_BN} under {FIGURES[perturbation]}: "
+                    "batchnorm's robustness is not as strong as WM's",
+                )
+            )
+    found.append(
+        _no_help(
+            cells,
+            "fgsm",
+            f"{CNN_BN} is lower than {CNN} at no point under {FIGURES['fgsm']}: batchnorm does "
+            "not help much against the attack",
+        )
+    )
+    return found
+
+
+def kernel9_verdicts(cells: Cells) -> list[Verdict]:
+    return [
+        clean_verdict(
+            cells,
+            CNN_K9,
+            CNN,
+            "lower",
+            f"{CNN_K9} has a lower clean test error than {CNN} (Table 2: kernel 9 helps the CNN)",
+        ),
+        clean_verdict(
+            cells,
+            WM_SMOOTH_K9,
+            WM_SMOOTH,
+            "higher",
+            f"{WM_SMOOTH_K9} has a higher clean test error than {WM_SMOOTH} (Table 2: kernel 9 "
+            "hurts WM)",
+        ),
+    ]
+
+
+def variant_verdicts(cells: Cells) -> list[Verdict]:
+    """The batchnorm claims, then the kernel-9 claims."""
+    return [*batchnorm_verdicts(cells), *kernel9_verdicts(cells)]
