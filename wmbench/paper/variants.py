@@ -40,6 +40,21 @@ def _missing(cells: Cells, *models: str) -> Verdict | None:
     return Verdict("", NOT_MEASURED, f"no results of {' and '.join(absent)}") if absent else None
 
 
+def _seeds_note(cells: Cells, verdict: Verdict, *models: str) -> Verdict:
+    """``verdict`` with the seed counts added to its evidence where the models' counts differ
+    (a verdict on fewer seeds than the baseline's is a first look)."""
+    counts = {model: len(cells[model][0].errors) for model in models if cells.get(model)}
+    if verdict.verdict == NOT_MEASURED or len(set(counts.values())) < 2:
+        return verdict
+    seeds = ", ".join(f"{model} {n}" for model, n in counts.items())
+    return Verdict(verdict.claim, verdict.verdict, f"{verdict.evidence}; seeds: {seeds}")
+
+
+def _clean(cells: Cells, model: str, baseline: str, expected: str, claim: str) -> Verdict:
+    verdict = clean_verdict(cells, model, baseline, expected, claim)
+    return _seeds_note(cells, verdict, model, baseline)
+
+
 def _sweep(cells: Cells, model: str, baseline: str, perturbation: str, claim: str) -> Verdict:
     """``model`` lower than ``baseline`` across the sweep of ``perturbation``."""
     missing = _missing(cells, model, baseline)
@@ -48,7 +63,8 @@ def _sweep(cells: Cells, model: str, baseline: str, perturbation: str, claim: st
         missing = Verdict("", NOT_MEASURED, f"no {perturbation} cells of both")
     if missing is not None:
         return Verdict(claim, missing.verdict, missing.evidence)
-    return Verdict(claim, sweep_verdict(comparisons), sweep_evidence(comparisons))
+    verdict = Verdict(claim, sweep_verdict(comparisons), sweep_evidence(comparisons))
+    return _seeds_note(cells, verdict, model, baseline)
 
 
 def _no_help(cells: Cells, perturbation: str, claim: str) -> Verdict:
@@ -62,7 +78,7 @@ def _no_help(cells: Cells, perturbation: str, claim: str) -> Verdict:
 
 def batchnorm_verdicts(cells: Cells) -> list[Verdict]:
     found = [
-        clean_verdict(
+        _clean(
             cells,
             model,
             plain,
@@ -106,14 +122,14 @@ def batchnorm_verdicts(cells: Cells) -> list[Verdict]:
 
 def kernel9_verdicts(cells: Cells) -> list[Verdict]:
     return [
-        clean_verdict(
+        _clean(
             cells,
             CNN_K9,
             CNN,
             "lower",
             f"{CNN_K9} has a lower clean test error than {CNN} (Table 2: kernel 9 helps the CNN)",
         ),
-        clean_verdict(
+        _clean(
             cells,
             WM_SMOOTH_K9,
             WM_SMOOTH,
