@@ -121,13 +121,21 @@ def sweep_evidence(comparisons: Sequence[Comparison]) -> str:
     return f"{lower} lower, {tie} tie, {higher} higher of {len(comparisons)}"
 
 
+def unmeasured(cells: Cells, perturbation: str, *models: str) -> str:
+    """The evidence of a claim that cannot be judged: the models without ``perturbation`` cells,
+    named (or, where each has some, that they share no point)."""
+    missing = [model for model in models if not cells_of(cells, model, perturbation)]
+    if missing:
+        return f"no results of {' and '.join(missing)}"
+    return f"no {perturbation} cells at a point both measured"
+
+
 def clean_verdict(cells: Cells, model: str, baseline: str, expected: str, claim: str) -> Verdict:
     """Whether ``model``'s clean error is ``expected`` ("lower" or "higher") than ``baseline``'s;
     NOT_MEASURED when either has no clean cell."""
     (comparison,) = compare(cells, model, "clean", baseline) or (None,)
     if comparison is None:
-        missing = [name for name in (model, baseline) if not cells_of(cells, name, "clean")]
-        return Verdict(claim, NOT_MEASURED, f"no results of {' and '.join(missing)}")
+        return Verdict(claim, NOT_MEASURED, unmeasured(cells, "clean", model, baseline))
     return Verdict(
         claim,
         HELD if comparison.outcome == expected else NOT_HELD,

@@ -15,6 +15,8 @@ Every claim is listed; one whose models were not measured says so (*not measured
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from wmbench.paper.comparison import (
     BASELINE,
     HELD,
@@ -23,21 +25,18 @@ from wmbench.paper.comparison import (
     WM_MODELS,
     WM_SMOOTH,
     Cells,
+    Comparison,
     Verdict,
     clean_verdict,
     compare,
     sweep_evidence,
     sweep_verdict,
+    unmeasured,
 )
 
 CNN, CNN_BN, CNN_K9 = BASELINE, "cnn-33-bn", "cnn-33-k9"
 WM_SMOOTH_BN, WM_SMOOTH_K9 = "wm-smooth-32-bn", "wm-smooth-32-k9"
 FIGURES = {"uniform": "uniform noise (Figure 2a)", "fgsm": "FGSM (Figure 3a)"}
-
-
-def _missing(cells: Cells, *models: str) -> Verdict | None:
-    absent = [model for model in models if model not in cells]
-    return Verdict("", NOT_MEASURED, f"no results of {' and '.join(absent)}") if absent else None
 
 
 def _seeds_note(cells: Cells, verdict: Verdict, *models: str) -> Verdict:
@@ -55,25 +54,35 @@ def _clean(cells: Cells, model: str, baseline: str, expected: str, claim: str) -
     return _seeds_note(cells, verdict, model, baseline)
 
 
+def _judged(
+    cells: Cells,
+    model: str,
+    baseline: str,
+    perturbation: str,
+    claim: str,
+    judge: Callable[[list[Comparison]], str],
+) -> Verdict:
+    """``judge``'s verdict on ``model`` against ``baseline`` over the points of ``perturbation``,
+    with the outcomes counted as evidence."""
+    comparisons = compare(cells, model, perturbation, baseline)
+    if not comparisons:
+        return Verdict(claim, NOT_MEASURED, unmeasured(cells, perturbation, model, baseline))
+    verdict = Verdict(claim, judge(comparisons), sweep_evidence(comparisons))
+    return _seeds_note(cells, verdict, model, baseline)
+
+
 def _sweep(cells: Cells, model: str, baseline: str, perturbation: str, claim: str) -> Verdict:
     """``model`` lower than ``baseline`` across the sweep of ``perturbation``."""
-    missing = _missing(cells, model, baseline)
-    comparisons = compare(cells, model, perturbation, baseline)
-    if missing is None and not comparisons:
-        missing = Verdict("", NOT_MEASURED, f"no {perturbation} cells of both")
-    if missing is not None:
-        return Verdict(claim, missing.verdict, missing.evidence)
-    verdict = Verdict(claim, sweep_verdict(comparisons), sweep_evidence(comparisons))
-    return _seeds_note(cells, verdict, model, baseline)
+    return _judged(cells, model, baseline, perturbation, claim, sweep_verdict)
 
 
 def _no_help(cells: Cells, perturbation: str, claim: str) -> Verdict:
     """Batchnorm lowers the CNN's error at no point of ``perturbation``."""
-    verdict = _sweep(cells, CNN_BN, CNN, perturbation, claim)
-    if verdict.verdict == NOT_MEASURED:
-        return verdict
-    lower = any(c.outcome == "lower" for c in compare(cells, CNN_BN, perturbation, CNN))
-    return Verdict(claim, NOT_HELD if lower else HELD, verdict.evidence)
+
+    def judge(comparisons: list[Comparison]) -> str:
+        return NOT_HELD if any(c.outcome == "lower" for c in comparisons) else HELD
+
+    return _judged(cells, CNN_BN, CNN, perturbation, claim, judge)
 
 
 def batchnorm_verdicts(cells: Cells) -> list[Verdict]:
