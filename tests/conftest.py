@@ -19,6 +19,14 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files marked ``heavy`` first, each in its place otherwise. pytest-xdist hands out
+    whole files in this order (``--dist loadfile --no-loadscope-reorder``, scripts/test): with
+    the long ones started first, the workers end together instead of one waiting on the last
+    long file (about 540 s against 440 s of wall time for the suite on 2 cores)."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 @pytest.fixture(scope="session")
 def synthetic_mnist() -> Callable[..., Mnist]:
     """``make(n_train, n_test)``: a learnable MNIST-shaped task as tensors (no files)."""

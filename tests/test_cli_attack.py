@@ -16,6 +16,8 @@ from wmbench.cli import run
 from wmbench.models import get_spec
 from wmbench.train import TrainConfig, prepare_data, train_model
 
+pytestmark = pytest.mark.heavy
+
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, synthetic_mnist):

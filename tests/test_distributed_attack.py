@@ -18,6 +18,8 @@ from torchrun_job import free_port, rank_env, torchrun
 
 from wmbench.distributed import ONE_PROCESS, World, gist
 
+pytestmark = pytest.mark.heavy
+
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "models" / "checkpoints"
 MODELS = {

@@ -12,7 +12,7 @@ from wmbench.cli import run
 from wmbench.reporting.plots import sweep_series
 from wmbench.results import ResultsDocument
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.heavy]
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,8 @@ from wmbench.data import Mnist, load_mnist
 from wmbench.models import get_spec
 from wmbench.train import TrainConfig, prepare_data, train_model
 
+pytestmark = pytest.mark.heavy
+
 
 def _train(name: str, mnist: Mnist, **overrides) -> tuple:
     config = TrainConfig(device="cpu", **{"epochs": 2, "batch_size": 50, **overrides})

@@ -63,6 +63,12 @@ def train(
         help="Early stopping: end the run after this many epochs without a lower validation "
         "error (the best weights are kept either way) [default: run every epoch].",
     ),
+    lr_schedule: str = typer.Option(
+        "constant",
+        "--lr-schedule",
+        help="constant (the paper's: Adam's lr throughout) or cosine (annealed from --lr to 0 "
+        "over --epochs, once per epoch).",
+    ),
     dataset: str = typer.Option(
         "mnist",
         "--dataset",
@@ -181,6 +187,7 @@ def train(
             device=torch_device.type if world.active else str(torch_device),
             adversarial=attack,
             patience=patience,
+            lr_schedule=lr_schedule,
         )
         todo = plan_trials(
             spec,
@@ -240,9 +247,10 @@ def _progress(name: str, trial: Trial, *, resume: bool) -> Iterator[TrialCallbac
             )
 
         def on_epoch(stats: EpochStats) -> None:
+            lr = "" if config.lr_schedule == "constant" else f"  lr {stats.lr:.2e}"
             progress.console.print(
                 f"  epoch {stats.epoch}: loss {stats.loss:.4f}  train error "
-                f"{100 * stats.train_error:.2f}%  val error {100 * stats.val_error:.2f}%  "
+                f"{100 * stats.train_error:.2f}%  val error {100 * stats.val_error:.2f}%{lr}  "
                 f"({stats.seconds:.1f} s)",
                 highlight=False,
             )

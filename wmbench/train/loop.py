@@ -1,9 +1,11 @@
 """The training loop of Amer & Maul §4: Adam with its default parameters, the zero-pad-and-crop
 augmentation done on whole batches, and the weights that score best on validation kept; their test
 error is measured at the end. Batches are drawn from tensors held in memory on the training
-device. The same seed gives the same weights on CPU. Each batch's loss is
-:func:`wmbench.train.adversarial.batch_loss`'s: the cross-entropy, or the adversarial objective of
-``config.adversarial`` (whose random starts come from the same generator as the batch order).
+device. The same seed gives the same weights on CPU. The learning rate is Adam's default throughout
+unless ``config.lr_schedule`` anneals it (cosine, per epoch: an option beside the paper's
+protocol). Each batch's loss is :func:`wmbench.train.adversarial.batch_loss`'s: the
+cross-entropy, or the adversarial objective of ``config.adversarial`` (whose random starts come
+from the same generator as the batch order).
 Validation and test errors are on the clean images either way.
 
 A run can be continued: after every epoch ``train_model`` can hand a :class:`ResumeState` (weights,
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
@@ -83,6 +86,7 @@ def train_model(
     model = ranks.unwrapped(trainee)  # the module itself: its state, its evaluations
     layerwise = None if adversarial is None else layerwise_term(adversarial, model)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    schedule = _lr_schedule(optimizer, config)
     generator = torch.Generator(device=device)
     generator.manual_seed(config.seed)
 
@@ -97,11 +101,13 @@ def train_model(
         best_val, best_epoch = resume.best_val, resume.best_epoch
         best_state = {name: tensor.to(device) for name, tensor in resume.best_model.items()}
         _restore(resume, model, optimizer, generator, device)
+        _replay(schedule, done)
     started = time.perf_counter()
     for epoch in range(done + 1, config.epochs + 1):
         if config.patience is not None and epoch - 1 - best_epoch >= config.patience:
             break  # early stopping: no better validation error for `patience` epochs
         epoch_start = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]
         trainee.train()
         order = torch.randperm(count, generator=generator, device=device)
         loss_sum = torch.zeros((), device=device)
@@ -129,6 +135,8 @@ def train_model(
             wrong += (logits.detach().argmax(1) != labels).sum()
             if on_batch is not None:
                 on_batch(epoch, index + 1, batches, loss.item())
+        if schedule is not None:
+            schedule.step()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         train_seconds = time.perf_counter() - step_start
@@ -143,6 +151,7 @@ def train_model(
             val_error=val_error,
             seconds=time.perf_counter() - epoch_start,
             train_seconds=train_seconds,
+            lr=lr,
         )
         history.append(stats)
         if val_error < best_val:
@@ -179,6 +188,26 @@ def train_model(
         images_per_second=count * len(history) / max(sum(s.train_seconds for s in history), 1e-9),
         history=history,
     )
+
+
+def _lr_schedule(
+    optimizer: torch.optim.Optimizer, config: TrainConfig
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """torch's scheduler for ``config.lr_schedule``, stepped once per epoch; None for constant."""
+    if config.lr_schedule == "constant":
+        return None
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+
+
+def _replay(schedule: torch.optim.lr_scheduler.LRScheduler | None, epochs: int) -> None:
+    """Brings a fresh schedule to where it was after ``epochs`` epochs (its state is its step
+    count; torch's cosine computes each rate from the last, so the steps are taken again)."""
+    if schedule is None:
+        return
+    with warnings.catch_warnings():  # stepping before any optimiser step is the point here
+        warnings.filterwarnings("ignore", r"Detected call of `lr_scheduler\.step\(\)`", UserWarning)
+        for _ in range(epochs):
+            schedule.step()
 
 
 def _summed(

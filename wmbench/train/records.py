@@ -9,7 +9,12 @@ from typing import Any
 
 from torch import nn
 
+from wmbench.errors import ConfigError
 from wmbench.train.adversarial import AdversarialConfig
+
+# "constant": Adam's lr throughout (the paper's protocol). "cosine": SGDR's cosine annealing
+# without restarts (Loshchilov & Hutter 2017), lr·(1 + cos(π·(epoch − 1)/epochs))/2 in each epoch.
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -28,6 +33,12 @@ class TrainConfig:
     device: str = "auto"
     adversarial: AdversarialConfig | None = None  # None: plain training on the clean images
     patience: int | None = None  # stop after this many epochs without a better validation error
+    lr_schedule: str = "constant"  # or "cosine": annealed to 0 over `epochs` (one step per epoch)
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            known = ", ".join(LR_SCHEDULES)
+            raise ConfigError(f"unknown learning-rate schedule {self.lr_schedule!r} ({known})")
 
 
 @dataclass
@@ -38,6 +49,7 @@ class EpochStats:
     val_error: float
     seconds: float
     train_seconds: float
+    lr: float | None = None  # the epoch's learning rate (None in runs recorded before it was kept)
 
 
 @dataclass

@@ -73,7 +73,7 @@ def resume_mismatch(state: ResumeState, spec: ModelSpec, config: TrainConfig) ->
     """Why ``state`` cannot continue a run of ``spec`` with ``config``; None when it can.
 
     Every setting must match except ``epochs``, which may grow (or stay) but not fall below the
-    epochs already done.
+    epochs already done; under a learning-rate schedule, whose length it is, it must stay.
     """
     old_spec, new_spec = state.spec, _as_json(spec.model_dump())
     if old_spec.get("name") != new_spec.get("name"):
@@ -87,6 +87,12 @@ def resume_mismatch(state: ResumeState, spec: ModelSpec, config: TrainConfig) ->
     )
     if changed:
         return f"resume file's training set-up differs: {', '.join(changed[:3])}"
+    scheduled = state.config.get("lr_schedule", "constant") != "constant"
+    if scheduled and state.config.get("epochs") != config.epochs:
+        return (
+            f"resume file's learning-rate schedule runs over {state.config.get('epochs')} epochs: "
+            f"resume with --epochs {state.config.get('epochs')}, not {config.epochs}"
+        )
     if state.epoch > config.epochs:
         return f"resume file has {state.epoch} epochs done, more than the {config.epochs} asked for"
     return None
