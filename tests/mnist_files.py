@@ -71,6 +71,22 @@ def learnable_mnist(n_train: int = 600, n_test: int = 200, seed: int = 0) -> dic
     }
 
 
+def write_mnist_head(folder: Path, n_train: int, n_test: int) -> Path:
+    """The first ``n_train`` training and ``n_test`` test images of the real MNIST (the PyPI
+    wheel's), as IDX files: for tests that train on real digits but need not spend their time
+    on 6,000 validation and 10,000 test images."""
+    from wmbench.data import load_mnist
+
+    mnist = load_mnist()
+    arrays = {
+        "train_images": mnist.train_images[:n_train],
+        "train_labels": mnist.train_labels[:n_train],
+        "test_images": mnist.test_images[:n_test],
+        "test_labels": mnist.test_labels[:n_test],
+    }
+    return write_mnist_dir(folder, {key: value.numpy() for key, value in arrays.items()})
+
+
 # --- CIFAR, SVHN, npz and image folders ---------------------------------------------------------
 
 

@@ -1,5 +1,6 @@
 """`wmbench reproduce --budget quick`, `plot` and `explain`: the whole pipeline on real MNIST
-(trained briefly), then the figures and report it leaves behind."""
+digits (the head of the data set, trained briefly), then the figures and report it leaves
+behind."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import re
 
 import pytest
+from mnist_files import write_mnist_head
 
 from wmbench.cli import run
 from wmbench.reporting.plots import sweep_series
@@ -16,9 +18,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.heavy]
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
+def mnist_head(tmp_path_factory):
+    """MNIST's first 3,000 training and 300 test images: the quick budget trains on 2,000 and
+    measures 300 either way, and validation and the checkpoints' test errors take 300 images
+    here, not 16,000."""
+    return write_mnist_head(tmp_path_factory.mktemp("mnist"), 3000, 300)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory, mnist_head):
     out = tmp_path_factory.mktemp("reproduce")
-    assert run(["reproduce", "--budget", "quick", "--out", str(out), "--device", "cpu"]) == 0
+    argv = ["reproduce", "--budget", "quick", "--out", str(out), "--data-dir", str(mnist_head)]
+    assert run([*argv, "--device", "cpu"]) == 0
     return out
 
 
@@ -40,9 +51,10 @@ def test_quick_budget_leaves_report_results_and_figures(quick_run):
     assert errors["wm-unsharp-32"] < 0.5  # trained, if briefly: far below chance
 
 
-def test_a_second_run_reuses_the_checkpoints(quick_run, capsys):
+def test_a_second_run_reuses_the_checkpoints(quick_run, mnist_head, capsys):
     before = {p.name: p.stat().st_mtime_ns for p in (quick_run / "checkpoints").iterdir()}
-    assert run(["reproduce", "--budget", "quick", "--out", str(quick_run), "--device", "cpu"]) == 0
+    argv = ["reproduce", "--budget", "quick", "--out", str(quick_run)]
+    assert run([*argv, "--data-dir", str(mnist_head), "--device", "cpu"]) == 0
     after = {p.name: p.stat().st_mtime_ns for p in (quick_run / "checkpoints").iterdir()}
     assert before == after
     assert "training" not in capsys.readouterr().err

@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 import torch
 import torchattacks
+from mnist_files import write_mnist_head
 
 from wmbench.checkpoint import load_checkpoint, read_checkpoint_info
 from wmbench.cli import run
@@ -57,15 +58,17 @@ def test_claims_fail_when_the_numbers_say_so_and_are_unmeasured_without_them():
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """A reproduction on 300 training images, 1 epoch, attacks on 120 test images."""
+    """A reproduction on 300 training images, 1 epoch, attacks on 120 test images (of a copy of
+    MNIST's first 3,000 training and 120 test images: validation on 300)."""
     quick = LSA_BUDGETS["quick"]
     jobs = tuple(dataclasses.replace(job, limit_train=300) for job in quick.jobs)
     tiny = dataclasses.replace(quick, name="tiny", jobs=jobs, suite_limit=TINY_IMAGES, pgd_steps=2)
     out = tmp_path_factory.mktemp("lsa")
+    data = write_mnist_head(tmp_path_factory.mktemp("lsa-mnist"), 3000, TINY_IMAGES)
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(LSA_BUDGETS, "tiny", tiny)
         argv = ["reproduce", "--paper", "lsa", "--budget", "tiny", "--out", str(out)]
-        assert run([*argv, "--device", "cpu"]) == 0
+        assert run([*argv, "--data-dir", str(data), "--device", "cpu"]) == 0
     return out, jobs
 
 
