@@ -18,7 +18,7 @@ from wmbench.checkpoint import load_checkpoint
 from wmbench.cli import run
 from wmbench.data import load_mnist, to_float
 
-pytestmark = [pytest.mark.integration, pytest.mark.heavy]
+pytestmark = pytest.mark.integration
 
 README = Path(__file__).parents[1] / "README.md"
 IMAGES = 40

@@ -39,7 +39,7 @@ CHECKPOINTS = Path(__file__).resolve().parents[1] / "models" / "checkpoints"  # 
 
 
 # Tiny models: one intra-op thread (tests/conftest.py, ``one_thread``).
-pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.heavy]
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.heavy(seconds=95)]
 
 
 class TinyNet(nn.Module):

@@ -16,7 +16,7 @@ from wmbench.cli import run
 from wmbench.models import get_spec
 from wmbench.train import TrainConfig, prepare_data, train_model
 
-pytestmark = pytest.mark.heavy
+pytestmark = pytest.mark.heavy(seconds=35)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from torchrun_job import free_port, rank_env, torchrun
 
 from wmbench.distributed import ONE_PROCESS, World, gist
 
-pytestmark = pytest.mark.heavy
+pytestmark = pytest.mark.heavy(seconds=110)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "models" / "checkpoints"

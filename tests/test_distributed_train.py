@@ -28,7 +28,7 @@ from wmbench.models import build_model, get_spec
 from wmbench.resume import load_resume_state, resume_path
 from wmbench.train import Rows, pgd_examples, trades_examples
 
-pytestmark = pytest.mark.heavy
+pytestmark = pytest.mark.heavy(seconds=120)
 
 LOSS_TOLERANCE = 1e-5
 WEIGHT_TOLERANCE = 1e-4

@@ -14,7 +14,7 @@ from wmbench.cli import run
 from wmbench.reporting.plots import sweep_series
 from wmbench.results import ResultsDocument
 
-pytestmark = [pytest.mark.integration, pytest.mark.heavy]
+pytestmark = [pytest.mark.integration, pytest.mark.heavy(seconds=50)]
 
 
 @pytest.fixture(scope="module")

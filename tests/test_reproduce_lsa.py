@@ -17,8 +17,6 @@ from wmbench.paper.lsa import LSA_EPS, LSA_RG, LSA_TABLE, AccuracyRow, lsa_claim
 from wmbench.reproduce import LSA_BUDGETS, TrainJob
 from wmbench.results import ResultsDocument
 
-pytestmark = pytest.mark.heavy
-
 TINY_IMAGES = 120
 
 

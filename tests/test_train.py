@@ -9,7 +9,7 @@ from wmbench.data import Mnist, load_mnist
 from wmbench.models import get_spec
 from wmbench.train import TrainConfig, prepare_data, train_model
 
-pytestmark = pytest.mark.heavy
+pytestmark = pytest.mark.heavy(seconds=35)
 
 
 def _train(name: str, mnist: Mnist, **overrides) -> tuple:
