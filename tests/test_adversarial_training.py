@@ -13,6 +13,7 @@ import torch.nn.functional as F
 import torchattacks
 import yaml
 from mnist_files import learnable_mnist, write_mnist_dir
+from resume_states import same_tensors, snapshot
 from safetensors.torch import load_file
 from torch import nn
 
@@ -239,18 +240,16 @@ def _last_weights(spec, data, config: TrainConfig) -> tuple[dict, object]:
     return last, result
 
 
-def _same(first: dict, second: dict) -> bool:
-    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
-
-
 def test_plain_training_is_bit_identical_to_the_plain_loop(synthetic_mnist):
     spec = CNN_TINY_BN  # BatchNorm: train/eval modes matter
     config = TrainConfig(device="cpu", epochs=2, batch_size=50, seed=3)
     data = prepare_data(synthetic_mnist(200, 40), config, torch.device("cpu"))
     weights, _ = _last_weights(spec, data, config)
-    assert _same(weights, _plain_loop(spec, data, config))
+    assert same_tensors(weights, _plain_loop(spec, data, config))
     adversarial = dataclasses.replace(config, adversarial=AdversarialConfig("fgsm-rs"))
-    assert not _same(_last_weights(spec, data, adversarial)[0], weights)  # the check can fail
+    assert not same_tensors(
+        _last_weights(spec, data, adversarial)[0], weights
+    )  # the check can fail
 
 
 @pytest.mark.parametrize(
@@ -269,17 +268,9 @@ def test_same_seed_same_adversarial_weights(synthetic_mnist, attack):
     first, result = _last_weights(spec, data, config)
     again, _ = _last_weights(spec, data, config)
     other, _ = _last_weights(spec, data, dataclasses.replace(config, seed=8))
-    assert _same(first, again) and not _same(first, other)
+    assert same_tensors(first, again) and not same_tensors(first, other)
     clean = (result.model(data.test_x).argmax(1) != data.test_y).float().mean().item()
     assert result.test_error == pytest.approx(clean)  # the test error is on clean images
-
-
-def _copy(state: ResumeState) -> ResumeState:
-    return dataclasses.replace(
-        state,
-        model={name: tensor.clone() for name, tensor in state.model.items()},
-        optimizer={i: {k: v.clone() for k, v in m.items()} for i, m in state.optimizer.items()},
-    )
 
 
 def test_library_resume_equals_uninterrupted_pgd_run(tmp_path, synthetic_mnist):
@@ -288,7 +279,7 @@ def test_library_resume_equals_uninterrupted_pgd_run(tmp_path, synthetic_mnist):
     config = TrainConfig(device="cpu", epochs=3, batch_size=50, seed=4, adversarial=attack)
     data = prepare_data(synthetic_mnist(200, 40), config, torch.device("cpu"))
     states: list[ResumeState] = []
-    full = train_model(spec, data, config, on_state=lambda state: states.append(_copy(state)))
+    full = train_model(spec, data, config, on_state=lambda state: states.append(snapshot(state)))
 
     path = tmp_path / "run.resume.safetensors"
     one = dataclasses.replace(config, epochs=1)
@@ -297,10 +288,10 @@ def test_library_resume_equals_uninterrupted_pgd_run(tmp_path, synthetic_mnist):
     assert saved.config["adversarial"] == dataclasses.asdict(attack)
     resumed_states: list[ResumeState] = []
     resumed = train_model(
-        spec, data, config, resume=saved, on_state=lambda s: resumed_states.append(_copy(s))
+        spec, data, config, resume=saved, on_state=lambda s: resumed_states.append(snapshot(s))
     )
-    assert _same(resumed_states[-1].model, states[-1].model)
-    assert _same(resumed.model.state_dict(), full.model.state_dict())
+    assert same_tensors(resumed_states[-1].model, states[-1].model)
+    assert same_tensors(resumed.model.state_dict(), full.model.state_dict())
     assert [s.loss for s in resumed.history] == [s.loss for s in full.history]
 
 
@@ -340,7 +331,7 @@ def test_cli_resume_with_pgd_ends_with_the_uninterrupted_weights(
     assert "training set-up differs: adversarial" in one_error_line()
     assert run(_args(data, out, "--resume", *pgd)) == 0
     reference_weights, weights = load_file(str(reference)), load_file(str(out))
-    assert _same(weights, reference_weights)
+    assert same_tensors(weights, reference_weights)
     capsys.readouterr()
     assert run(["info", str(out), "--json"]) == 0
     got = json.loads(capsys.readouterr().out)

@@ -10,6 +10,7 @@ import math
 import pytest
 import torch
 from mnist_files import learnable_mnist, write_mnist_dir
+from resume_states import same_tensors, snapshot
 
 from wmbench.checkpoint import read_checkpoint_info
 from wmbench.cli import run
@@ -28,21 +29,6 @@ def _cosine(epoch: int, epochs: int) -> float:
     return LR * (1 + math.cos(math.pi * (epoch - 1) / epochs)) / 2
 
 
-def _snapshot(state: ResumeState) -> ResumeState:
-    return dataclasses.replace(
-        state,
-        model={name: tensor.clone() for name, tensor in state.model.items()},
-        optimizer={
-            index: {key: value.clone() for key, value in moments.items()}
-            for index, moments in state.optimizer.items()
-        },
-    )
-
-
-def _weights_equal(first: dict, second: dict) -> bool:
-    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
-
-
 def test_cosine_lr_is_the_closed_form_and_a_resumed_run_ends_where_the_whole_run_does(
     tmp_path, synthetic_mnist
 ):
@@ -50,7 +36,7 @@ def test_cosine_lr_is_the_closed_form_and_a_resumed_run_ends_where_the_whole_run
     config = TrainConfig(device="cpu", epochs=4, batch_size=50, seed=2, lr=LR, lr_schedule="cosine")
     data = prepare_data(synthetic_mnist(200, 50), config, torch.device("cpu"))
     states: list[ResumeState] = []
-    whole = train_model(spec, data, config, on_state=lambda state: states.append(_snapshot(state)))
+    whole = train_model(spec, data, config, on_state=lambda state: states.append(snapshot(state)))
     lrs = [stats.lr for stats in whole.history]
     assert lrs == pytest.approx([_cosine(epoch, 4) for epoch in (1, 2, 3, 4)], rel=1e-12)
     assert lrs[2] == pytest.approx(LR / 2, rel=1e-12)
@@ -60,7 +46,7 @@ def test_cosine_lr_is_the_closed_form_and_a_resumed_run_ends_where_the_whole_run
     assert [s.lr for s in constant.history] == [LR] * 4
     assert whole.history[0].loss == constant.history[0].loss
     assert whole.history[1].loss != constant.history[1].loss
-    assert not _weights_equal(states[-1].model, constant.model.state_dict())
+    assert not same_tensors(states[-1].model, constant.model.state_dict())
 
     # Killed after epoch 2: the saved state resumes to the whole run's weights and rates.
     path = tmp_path / "run.resume.safetensors"
@@ -71,11 +57,11 @@ def test_cosine_lr_is_the_closed_form_and_a_resumed_run_ends_where_the_whole_run
         data,
         config,
         resume=load_resume_state(path),
-        on_state=lambda state: resumed_states.append(_snapshot(state)),
+        on_state=lambda state: resumed_states.append(snapshot(state)),
     )
     assert [stats.lr for stats in resumed.history] == lrs
-    assert _weights_equal(resumed_states[-1].model, states[-1].model)
-    assert _weights_equal(resumed.model.state_dict(), whole.model.state_dict())
+    assert same_tensors(resumed_states[-1].model, states[-1].model)
+    assert same_tensors(resumed.model.state_dict(), whole.model.state_dict())
 
     # The schedule's length is its epochs: resuming with more is refused, naming both.
     with pytest.raises(CheckpointError, match="over 4 epochs: resume with --epochs 4, not 6"):

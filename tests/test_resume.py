@@ -11,6 +11,7 @@ import time
 import pytest
 import torch
 from mnist_files import learnable_mnist, write_mnist_dir
+from resume_states import snapshot
 from safetensors.torch import load_file
 
 from wmbench.cli import run
@@ -30,24 +31,12 @@ def _assert_same_tensors(first: dict, second: dict) -> None:
         assert torch.equal(tensor, second[name]), name
 
 
-def _copy(state: ResumeState) -> ResumeState:
-    """A resume state whose tensors no longer move with the training run they came from."""
-    return dataclasses.replace(
-        state,
-        model={name: tensor.clone() for name, tensor in state.model.items()},
-        optimizer={
-            index: {key: value.clone() for key, value in moments.items()}
-            for index, moments in state.optimizer.items()
-        },
-    )
-
-
 def test_library_resume_equals_uninterrupted_run(tmp_path, synthetic_mnist):
     spec = get_spec("wm-smooth-32")  # the cheapest model of the zoo per image
     config = TrainConfig(device="cpu", epochs=3, batch_size=50, seed=4)
     data = prepare_data(synthetic_mnist(200, 50), config, torch.device("cpu"))
     states: list[ResumeState] = []
-    full = train_model(spec, data, config, on_state=lambda state: states.append(_copy(state)))
+    full = train_model(spec, data, config, on_state=lambda state: states.append(snapshot(state)))
     assert [state.epoch for state in states] == [1, 2, 3]
 
     path = tmp_path / "run.resume.safetensors"
@@ -64,7 +53,7 @@ def test_library_resume_equals_uninterrupted_run(tmp_path, synthetic_mnist):
 
     resumed_states: list[ResumeState] = []
     resumed = train_model(
-        spec, data, config, resume=saved, on_state=lambda s: resumed_states.append(_copy(s))
+        spec, data, config, resume=saved, on_state=lambda s: resumed_states.append(snapshot(s))
     )
     assert [state.epoch for state in resumed_states] == [2, 3]
     _assert_same_tensors(resumed.model.state_dict(), full.model.state_dict())  # best weights
