@@ -81,6 +81,12 @@ def main() -> None:
         label: run_metadata(label, entry, metadata)
         for label, entry in sorted((document.checkpoints or {}).items())
     }
+    # The architecture of each model (a recipe arm's label names its zoo model only in the spec).
+    architectures = {
+        model_and_seed(label)[0]: entry.model
+        for label, entry in (document.checkpoints or {}).items()
+        if entry.model
+    }
     sources = ", ".join(f"`{path}`" for path in paths)
     out = [
         f"<!-- written by `python scripts/verdict_report.py` from {sources} -->",
@@ -89,7 +95,7 @@ def main() -> None:
         "## Measuring time (wall seconds, one thread, beside another job)",
         timing_table(durations(documents)),
         "## Clean test error (Table 2)",
-        clean_table(cells),
+        clean_table(cells, architectures),
         "## The verdict on each claim",
         verdict_table(claim_verdicts(cells)),
     ]

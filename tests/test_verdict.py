@@ -138,6 +138,18 @@ def test_clean_rows_against_the_papers_two_sigma() -> None:
     assert "0.79 ± 0.03 | no (by 2.15 points) |" in table
 
 
+def test_a_recipe_arm_is_judged_against_its_architectures_paper_error() -> None:
+    rows = [_row(f"wm-unsharp-32-cosine-s{seed}", "clean", {}, 7 + seed) for seed in range(2)]
+    cells = over_seeds(ResultsDocument(results=rows))
+    # 0.75% against wm-unsharp-32's 0.73 ± 0.03: inside the band
+    (row,) = clean_rows(cells, {"wm-unsharp-32-cosine": "wm-unsharp-32"})
+    assert row.paper_error == 0.73 and row.within_two_sigma is True
+    # a model the zoo does not know, and no architecture given: no paper error, and no crash
+    (bare,) = clean_rows(cells)
+    assert bare.paper_error is None and bare.within_two_sigma is None
+    assert "| wm-unsharp-32-cosine | 2 | 0.75 ± 0.07 |" in clean_table(cells)
+
+
 def test_sweep_table_rows_are_numpy_means_and_differences() -> None:
     table = sweep_table(over_seeds(document_of(range(3))), "fgsm")
     errors = np.array([399, 400, 401]) / N * 100

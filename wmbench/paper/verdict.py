@@ -9,10 +9,10 @@ the paper's ±2σ, the warnings and the corruption means that docs/findings.md t
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from wmbench.models import get_spec
+from wmbench.models import get_spec, list_models
 from wmbench.paper.comparison import (
     BASELINE,
     HELD,
@@ -144,13 +144,17 @@ class CleanRow:
         return max(abs(100 * self.cell.mean - self.paper_error) - 2 * self.paper_std, 0.0)
 
 
-def clean_rows(cells: Cells) -> list[CleanRow]:
+def clean_rows(cells: Cells, architectures: Mapping[str, str] | None = None) -> list[CleanRow]:
+    """Each model's clean cell beside the paper's Table 2 error of its architecture: the zoo
+    model of that name, or the one ``architectures`` names for it (the checkpoints' spec, for
+    labels such as a recipe arm's ``wm-smooth-32-cosine``); none for a model the zoo lacks."""
     rows = []
     for model in cells:
         (cell,) = cells_of(cells, model, "clean") or (None,)
         if cell is None:
             continue
-        paper = get_spec(model).paper
+        architecture = (architectures or {}).get(model, model)
+        paper = get_spec(architecture).paper if architecture in list_models() else None
         rows.append(
             CleanRow(
                 model,

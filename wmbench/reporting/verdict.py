@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wmbench.paper.comparison import BASELINE, Cells, Verdict, compare, mse_values, point_label
@@ -56,12 +56,13 @@ def training_table(runs: dict[str, dict[str, Any]]) -> str:
     return _table([*header, "test %", "minutes"], rows)
 
 
-def clean_table(cells: Cells) -> str:
+def clean_table(cells: Cells, architectures: Mapping[str, str] | None = None) -> str:
     rows = []
-    for row in clean_rows(cells):
+    for row in clean_rows(cells, architectures):
         low, high = row.cell.interval()
         paper = "–" if row.paper_error is None else f"{row.paper_error:.2f} ± {row.paper_std:.2f}"
-        inside = {None: "–", True: "yes", False: f"no (by {row.off_by:.2f} points)"}
+        within = row.within_two_sigma
+        inside = "–" if within is None else "yes" if within else f"no (by {row.off_by:.2f} points)"
         rows.append(
             [
                 row.model,
@@ -69,7 +70,7 @@ def clean_table(cells: Cells) -> str:
                 _spread(list(row.cell.errors.values())),
                 f"{_pct(low)}–{_pct(high)}",
                 paper,
-                inside[row.within_two_sigma],
+                inside,
             ]
         )
     header = ["model", "seeds", "test error % (mean ± std)", "pooled Wilson 95%", "paper %"]
