@@ -25,7 +25,7 @@ LR = 2e-3
 
 
 def _cosine(epoch: int, epochs: int) -> float:
-    """The paper's closed form: lr_min + (lr_max − lr_min)(1 + cos(π T_cur / T_max)) / 2."""
+    """SGDR's closed form, lr_min + (lr_max − lr_min)(1 + cos(π T_cur / T_max)) / 2, lr_min 0."""
     return LR * (1 + math.cos(math.pi * (epoch - 1) / epochs)) / 2
 
 

@@ -148,13 +148,13 @@ def clean_rows(cells: Cells, architectures: Mapping[str, str] | None = None) -> 
     """Each model's clean cell beside the paper's Table 2 error of its architecture: the zoo
     model of that name, or the one ``architectures`` names for it (the checkpoints' spec, for
     labels such as a recipe arm's ``wm-smooth-32-cosine``); none for a model the zoo lacks."""
-    rows = []
+    rows, zoo = [], set(list_models())
     for model in cells:
         (cell,) = cells_of(cells, model, "clean") or (None,)
         if cell is None:
             continue
         architecture = (architectures or {}).get(model, model)
-        paper = get_spec(architecture).paper if architecture in list_models() else None
+        paper = get_spec(architecture).paper if architecture in zoo else None
         rows.append(
             CleanRow(
                 model,

@@ -87,11 +87,11 @@ def resume_mismatch(state: ResumeState, spec: ModelSpec, config: TrainConfig) ->
     )
     if changed:
         return f"resume file's training set-up differs: {', '.join(changed[:3])}"
-    scheduled = state.config.get("lr_schedule", "constant") != "constant"
-    if scheduled and state.config.get("epochs") != config.epochs:
+    length = state.config.get("epochs")  # a schedule's length
+    if state.config.get("lr_schedule", "constant") != "constant" and length != config.epochs:
         return (
-            f"resume file's learning-rate schedule runs over {state.config.get('epochs')} epochs: "
-            f"resume with --epochs {state.config.get('epochs')}, not {config.epochs}"
+            f"resume file's learning-rate schedule runs over {length} epochs: "
+            f"resume with --epochs {length}, not {config.epochs}"
         )
     if state.epoch > config.epochs:
         return f"resume file has {state.epoch} epochs done, more than the {config.epochs} asked for"
