@@ -60,7 +60,7 @@ from wmbench.data import load_mnist, random_crop, to_float
 from wmbench.layers import SmoothingWeightMap2d, UnsharpWeightMap2d
 from wmbench.layers.reference import literal_weight_map
 from wmbench.models import create_model, get_spec
-from wmbench.perturbations import Cw, Pgd
+from wmbench.perturbations import CwAttack, PgdAttack
 from wmbench.runtime import describe_device, resolve_device, tune_allocator
 from wmbench.suites import load_suite, run_suite
 from wmbench.train import TrainConfig, prepare_data, train_model
@@ -184,6 +184,50 @@ def fgsm_row(device: torch.device, folder: Path, min_run_time: float) -> list[di
     ]
 
 
+def bare_passes(
+    suite, models: list[torch.nn.Module], images: torch.Tensor, labels: torch.Tensor, device
+) -> list[list[int]]:
+    """The passes a suite of clean, uniform, FGSM, PGD and C&W cells needs, without the suite.
+
+    Returns each model's wrong counts, one per perturbation point in the suite's order (clean
+    first as the suite lists it), so the benchmark's two sides can be checked to do the same work.
+    """
+    generator = torch.Generator(device=device).manual_seed(0)
+    counts = []
+    for model in models:
+        wrong: list[int] = []
+        for start in range(0, len(images), suite.batch_size):
+            x = images[start : start + suite.batch_size].to(device)
+            y = labels[start : start + suite.batch_size].to(device)
+            x_grad = x.clone().requires_grad_(True)
+            gradient = torch.autograd.grad(F.cross_entropy(model(x_grad), y), x_grad)[0]
+            perturbed = []
+            for entry in suite.perturbations:
+                for point in entry.points():
+                    if entry.kind == "clean":
+                        perturbed.append(x)
+                    elif entry.kind == "uniform":
+                        noisy = x + point["upper"] * torch.rand(
+                            x.shape, generator=generator, device=device
+                        )
+                        low = noisy.amin((1, 2, 3), keepdim=True)
+                        high = noisy.amax((1, 2, 3), keepdim=True)
+                        perturbed.append((noisy - low) / (high - low))
+                    elif entry.kind == "fgsm":
+                        perturbed.append((x + point["eps"] * gradient.sign()).clamp(0, 1))
+                    elif entry.kind == "pgd":
+                        perturbed.append(PgdAttack(**point)(model, x, y))
+                    elif entry.kind == "cw":
+                        perturbed.append(CwAttack(**point)(model, x, y))
+            with torch.no_grad():
+                batch_wrong = [int((model(b).argmax(1) != y).sum()) for b in perturbed]
+            wrong = (
+                [a + b for a, b in zip(wrong, batch_wrong, strict=True)] if wrong else batch_wrong
+            )
+        counts.append(wrong)
+    return counts
+
+
 def overhead_row(device: torch.device, folder: Path, min_run_time: float) -> list[dict]:
     names = ["cnn-33", "wm-unsharp-32"]
     checkpoints = _checkpoints(folder, names)
@@ -202,32 +246,7 @@ def overhead_row(device: torch.device, folder: Path, min_run_time: float) -> lis
         model.requires_grad_(False)
 
     def bare() -> None:
-        generator = torch.Generator(device=device).manual_seed(0)
-        for model in models:
-            for start in range(0, limit, suite.batch_size):
-                x = images[start : start + suite.batch_size].to(device)
-                y = labels[start : start + suite.batch_size].to(device)
-                x_grad = x.clone().requires_grad_(True)
-                gradient = torch.autograd.grad(F.cross_entropy(model(x_grad), y), x_grad)[0]
-                perturbed = []
-                for entry in suite.perturbations:
-                    for point in entry.points():
-                        if entry.kind == "uniform":
-                            noisy = x + point["upper"] * torch.rand(
-                                x.shape, generator=generator, device=device
-                            )
-                            low = noisy.amin((1, 2, 3), keepdim=True)
-                            high = noisy.amax((1, 2, 3), keepdim=True)
-                            perturbed.append((noisy - low) / (high - low))
-                        elif entry.kind == "fgsm":
-                            perturbed.append((x + point["eps"] * gradient.sign()).clamp(0, 1))
-                        elif entry.kind == "pgd":
-                            perturbed.append(Pgd(**point)(model, x, y))
-                        elif entry.kind == "cw":
-                            perturbed.append(Cw(**point)(model, x, y))
-                with torch.no_grad():
-                    for batch in perturbed:
-                        model(batch).argmax(1)
+        bare_passes(suite, models, images, labels, device)
 
     t_suite = median_time(lambda: run_suite(loaded, images=images, labels=labels), min_run_time)
     t_bare = median_time(bare, min_run_time)
