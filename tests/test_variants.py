@@ -106,3 +106,59 @@ def test_a_verdict_on_fewer_seeds_than_its_baseline_says_so() -> None:
     # equal counts: no note
     k9 = _find(verdicts, "wm-smooth-32-k9 has a higher clean test error")
     assert "seeds" not in k9[1]
+
+
+def _with_recipe(cosine: dict[str, dict[str, int]]):
+    """The main cells plus recipe-arm rows: per model (without ``-cosine``), per cell key of
+    CELLS (``"clean"``, ``"upper=1.0"``...), a wrong count."""
+    rows = []
+    keys = {
+        f"{p}" if not params else f"{params[0][0]}={params[0][1]}": (p, params)
+        for p, params in CELLS
+    }
+    for (perturbation, params), counts in CELLS.items():
+        for model, wrong in counts.items():
+            rows += [
+                cell_row(f"{model}-s{s}", perturbation, dict(params), wrong + s - 1)
+                for s in range(3)
+            ]
+    for model, counts in cosine.items():
+        for key, wrong in counts.items():
+            perturbation, params = keys[key]
+            rows += [
+                cell_row(f"{model}-cosine-s{s}", perturbation, dict(params), wrong + s - 1)
+                for s in range(3)
+            ]
+    return over_seeds(ResultsDocument(results=rows))
+
+
+def test_the_recipe_arm_is_judged_against_its_own_protocol_and_recipe_against_recipe() -> None:
+    verdicts = _verdicts(
+        _with_recipe(
+            {
+                "cnn-33": {"clean": 20, "upper=1.0": 700, "upper=2.0": 700, "eps=0.1": 300},
+                "wm-unsharp-32": {"clean": 10, "upper=1.0": 400, "upper=2.0": 700},
+                "wm-smooth-32": {"clean": 30},
+            }
+        )
+    )
+    # against the paper-protocol run of the same model (cnn-33 20, wm-unsharp-32 20, smooth 20)
+    assert _find(verdicts, "cnn-33-cosine has a lower clean test error than cnn-33 ")[0] == NOT_HELD
+    lowered = _find(
+        verdicts, "wm-unsharp-32-cosine has a lower clean test error than wm-unsharp-32"
+    )
+    assert lowered[0] == HELD and lowered[1].startswith("difference -1.00 points")
+    raised = _find(verdicts, "wm-smooth-32-cosine has a lower clean test error than wm-smooth-32")
+    assert raised[0] == NOT_HELD and raised[1].endswith(", higher")
+    # recipe against recipe: the WM runs against cnn-33-cosine, not against cnn-33
+    table2 = _find(verdicts, "wm-unsharp-32-cosine has a lower clean test error than cnn-33-cosine")
+    assert table2[0] == HELD
+    noise = _find(
+        verdicts, "wm-unsharp-32-cosine keeps a lower error than cnn-33-cosine under unif"
+    )
+    assert noise == (PART, "1 lower, 1 tie, 0 higher of 2")
+    # a cell a recipe run was not measured on names the model
+    fgsm = _find(verdicts, "wm-unsharp-32-cosine keeps a lower error than cnn-33-cosine under FGSM")
+    assert fgsm[0] == NOT_MEASURED
+    # no recipe run measured: no recipe claims at all
+    assert not [claim for claim in _verdicts(_cells()) if "cosine" in claim]

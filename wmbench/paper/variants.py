@@ -10,6 +10,11 @@ their place below the CNN. Kernel size 9 "boosted the CNN performance, whilst de
 map network performance" (Table 2: cnn-33 0.85 → cnn-33-k9 0.70; wm-smooth-32 0.79 →
 wm-smooth-32-k9 0.88).
 
+The recipe arm (docs/findings.md: Adam's rate annealed to 0 by a cosine over 30 epochs, models
+labelled ``MODEL-cosine``) asks whether the schedule closes the WM networks' clean-error gap, and
+judges Table 2 and Figures 2a/3a (and MNIST-C) recipe against recipe; its claims are listed only
+once a recipe run was measured.
+
 Every claim is listed; one whose models were not measured says so (*not measured*, naming them).
 """
 
@@ -36,7 +41,12 @@ from wmbench.paper.comparison import (
 
 CNN, CNN_BN, CNN_K9 = BASELINE, "cnn-33-bn", "cnn-33-k9"
 WM_SMOOTH_BN, WM_SMOOTH_K9 = "wm-smooth-32-bn", "wm-smooth-32-k9"
-FIGURES = {"uniform": "uniform noise (Figure 2a)", "fgsm": "FGSM (Figure 3a)"}
+FIGURES = {
+    "uniform": "uniform noise (Figure 2a)",
+    "fgsm": "FGSM (Figure 3a)",
+    "mnist-c": "the MNIST-C corruptions (not in the paper)",
+}
+RECIPE = "-cosine"  # the recipe arm's models: scripts/recipe-train's labels
 
 
 def _seeds_note(cells: Cells, verdict: Verdict, *models: str) -> Verdict:
@@ -149,6 +159,50 @@ def kernel9_verdicts(cells: Cells) -> list[Verdict]:
     ]
 
 
+def recipe_verdicts(cells: Cells) -> list[Verdict]:
+    """Each model's recipe run against its paper-protocol run (clean), then the WM variants'
+    recipe runs against cnn-33's (clean, uniform, FGSM, MNIST-C); empty when no recipe run was
+    measured."""
+    cnn = CNN + RECIPE
+    pairs = [(model + RECIPE, model) for model in (CNN, *WM_MODELS)]
+    if not any(cells.get(arm) for arm, _ in pairs):
+        return []
+    found = [
+        _clean(
+            cells,
+            arm,
+            plain,
+            "lower",
+            f"{arm} has a lower clean test error than {plain} (the recipe arm: the schedule "
+            "lowers it)",
+        )
+        for arm, plain in pairs
+    ]
+    arms = [arm for arm, _ in pairs[1:]]
+    found += [
+        _clean(
+            cells,
+            arm,
+            cnn,
+            "lower",
+            f"{arm} has a lower clean test error than {cnn} (Table 2, recipe against recipe)",
+        )
+        for arm in arms
+    ]
+    for perturbation, name in FIGURES.items():
+        found += [
+            _sweep(
+                cells,
+                arm,
+                cnn,
+                perturbation,
+                f"{arm} keeps a lower error than {cnn} under {name}, recipe against recipe",
+            )
+            for arm in arms
+        ]
+    return found
+
+
 def variant_verdicts(cells: Cells) -> list[Verdict]:
-    """The batchnorm claims, then the kernel-9 claims."""
-    return [*batchnorm_verdicts(cells), *kernel9_verdicts(cells)]
+    """The batchnorm claims, the kernel-9 claims, then the recipe arm's."""
+    return [*batchnorm_verdicts(cells), *kernel9_verdicts(cells), *recipe_verdicts(cells)]
