@@ -119,6 +119,18 @@ def test_train_writes_checkpoint_info_reads_it_and_nothing_is_overwritten(
     assert broken.read_bytes() == b"half a file"
 
 
+def test_notes_into_a_log_stay_one_line_however_long_the_path(capsys, tmp_path):
+    data = write_mnist_dir(tmp_path / "data", learnable_mnist(100, 50))
+    out = tmp_path / ("a-folder-with-a-long-name-" * 4) / "checkpoint.safetensors"
+    out.parent.mkdir()
+    args = ["train", "cnn-33", "--data-dir", str(data), "--out", str(out), "--epochs", "1"]
+    assert run([*args, "--batch-size", "50"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert len(f"saved {out}") > 120  # rich's 80 columns would have split it
+    assert f"saved {out}" in lines
+    assert any("train / " in line and f"images from idx:{data}," in line for line in lines)
+
+
 def test_trials_write_one_checkpoint_per_seed(capsys, tmp_path):
     data = write_mnist_dir(tmp_path / "data", learnable_mnist(200, 100))
     out = tmp_path / "m.safetensors"

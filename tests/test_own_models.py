@@ -57,8 +57,9 @@ class Normalised(torch.nn.Module):
     def __init__(self, net: torch.nn.Module) -> None:
         super().__init__()
         self.net = net
-        self.mean = torch.tensor(MEAN).view(1, 3, 1, 1)
-        self.std = torch.tensor(STD).view(1, 3, 1, 1)
+        # buffers, so that the module moves whole to the device a suite runs on
+        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net((x - self.mean) / self.std)
@@ -160,6 +161,7 @@ def test_a_failing_gate_on_a_factory_model_exits_1(own, capsys):
 def test_evaluate_an_in_memory_model(own):
     root, images, labels = own
     reference = Normalised(user_net(root))
+    expected = plain_error(reference, images, labels)  # before evaluate moves it to its device
     document = wmbench.evaluate(
         reference,
         {
@@ -172,7 +174,7 @@ def test_evaluate_an_in_memory_model(own):
         label="net",
     )
     clean = document.rows_of("clean")[0]
-    assert clean.error == pytest.approx(plain_error(reference, images, labels))
+    assert clean.error == pytest.approx(expected)
     assert clean.n == len(images) and document.checkpoints["net"].family == "in-memory"
     (verdict,) = document.gates
     assert verdict.passed is (clean.error == 0.0) and document.passed is verdict.passed

@@ -44,7 +44,9 @@ def evaluate(
     Args:
         model: a classifier taking ``(B, C, H, W)`` images in [0, 1] and returning logits; a
             wmbench model, or any module (its feature layer is then ``feature_layer``, or its
-            last ``Conv2d`` or WM layer).
+            last ``Conv2d`` or WM layer). It is moved to the suite's device and put in eval
+            mode in place (as ``nn.Module.to`` and ``eval`` do) and left so; tensors it keeps
+            must be parameters or buffers to move with it.
         suite: a suite file, its content as a mapping (``models`` may be left out), or a
             validated :class:`Suite`.
         data: ``(images, labels)`` to use instead of the suite's data set: float NCHW in

@@ -39,6 +39,7 @@ def progress_bar() -> Progress:
 
 def note(message: str) -> None:
     """A line of information for the person at the terminal (stderr); under torchrun, rank 0's
-    only."""
+    only. Into a log or a pipe it stays one line (rich would wrap it at 80 columns, splitting a
+    long path), so that logs can be searched."""
     if distributed.current().leader:
-        stderr.print(message, highlight=False)
+        stderr.print(message, highlight=False, soft_wrap=not stderr.is_terminal)
