@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from torchrun_job import free_port, rank_env, torchrun
+from torchrun_job import BACKEND, free_port, rank_env, torchrun
 
 from wmbench.distributed import ONE_PROCESS, World, gist
 
@@ -117,7 +117,7 @@ def test_two_ranks_measure_what_one_process_does(suites, name: str, shard: str) 
     assert result.returncode == 0, result.stderr[-2000:]
     assert _measured(out) == _measured(one)
     document = json.loads(out.read_text())
-    assert document["device"].endswith("2 ranks (gloo)")
+    assert document["device"].endswith(f"2 ranks ({BACKEND})")
     assert result.stdout.count("results written") + result.stderr.count("results written") == 1
 
 

@@ -6,6 +6,16 @@ from __future__ import annotations
 import socket
 import sys
 
+import torch
+
+# The process group a torchrun job of wmbench opens (README: gloo between CPU processes, NCCL
+# beside it for tensors on GPUs where CUDA is), as `World.describe()` names it.
+BACKEND = (
+    "cpu:gloo,cuda:nccl"
+    if torch.cuda.is_available() and torch.distributed.is_nccl_available()
+    else "gloo"
+)
+
 
 def free_port() -> int:
     with socket.socket() as probe:
