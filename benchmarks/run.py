@@ -200,12 +200,14 @@ def bare_passes(
             x = images[start : start + suite.batch_size].to(device)
             y = labels[start : start + suite.batch_size].to(device)
             x_grad = x.clone().requires_grad_(True)
-            gradient = torch.autograd.grad(F.cross_entropy(model(x_grad), y), x_grad)[0]
-            perturbed = []
+            logits = model(x_grad)  # one clean pass serves the gradient and the clean cell
+            gradient = torch.autograd.grad(F.cross_entropy(logits, y), x_grad)[0]
+            clean_wrong = int((logits.detach().argmax(1) != y).sum())
+            perturbed: list[torch.Tensor | None] = []
             for entry in suite.perturbations:
                 for point in entry.points():
                     if entry.kind == "clean":
-                        perturbed.append(x)
+                        perturbed.append(None)
                     elif entry.kind == "uniform":
                         noisy = x + point["upper"] * torch.rand(
                             x.shape, generator=generator, device=device
@@ -220,7 +222,10 @@ def bare_passes(
                     elif entry.kind == "cw":
                         perturbed.append(CwAttack(**point)(model, x, y))
             with torch.no_grad():
-                batch_wrong = [int((model(b).argmax(1) != y).sum()) for b in perturbed]
+                batch_wrong = [
+                    clean_wrong if b is None else int((model(b).argmax(1) != y).sum())
+                    for b in perturbed
+                ]
             wrong = (
                 [a + b for a, b in zip(wrong, batch_wrong, strict=True)] if wrong else batch_wrong
             )
