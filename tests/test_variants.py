@@ -33,7 +33,7 @@ CELLS = {
 }  # fmt: skip
 
 
-def _cells(bn_fgsm_02: int = 600, bn_seeds: int = 3):
+def _rows(bn_fgsm_02: int = 600, bn_seeds: int = 3) -> list:
     rows = []
     for (perturbation, params), counts in CELLS.items():
         for model, wrong in counts.items():
@@ -42,7 +42,11 @@ def _cells(bn_fgsm_02: int = 600, bn_seeds: int = 3):
             for seed in range(bn_seeds if model == "cnn-33-bn" else 3):
                 label = f"{model}-s{seed}"
                 rows.append(cell_row(label, perturbation, dict(params), wrong + seed - 1))
-    return over_seeds(ResultsDocument(results=rows))
+    return rows
+
+
+def _cells(bn_fgsm_02: int = 600, bn_seeds: int = 3):
+    return over_seeds(ResultsDocument(results=_rows(bn_fgsm_02, bn_seeds)))
 
 
 def _verdicts(cells) -> dict[str, tuple[str, str]]:
@@ -111,17 +115,10 @@ def test_a_verdict_on_fewer_seeds_than_its_baseline_says_so() -> None:
 def _with_recipe(cosine: dict[str, dict[str, int]]):
     """The main cells plus recipe-arm rows: per model (without ``-cosine``), per cell key of
     CELLS (``"clean"``, ``"upper=1.0"``...), a wrong count."""
-    rows = []
+    rows = _rows()
     keys = {
-        f"{p}" if not params else f"{params[0][0]}={params[0][1]}": (p, params)
-        for p, params in CELLS
+        p if not params else f"{params[0][0]}={params[0][1]}": (p, params) for p, params in CELLS
     }
-    for (perturbation, params), counts in CELLS.items():
-        for model, wrong in counts.items():
-            rows += [
-                cell_row(f"{model}-s{s}", perturbation, dict(params), wrong + s - 1)
-                for s in range(3)
-            ]
     for model, counts in cosine.items():
         for key, wrong in counts.items():
             perturbation, params = keys[key]

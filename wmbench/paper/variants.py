@@ -178,7 +178,7 @@ def recipe_verdicts(cells: Cells) -> list[Verdict]:
         )
         for arm, plain in pairs
     ]
-    arms = [arm for arm, _ in pairs[1:]]
+    arms = [model + RECIPE for model in WM_MODELS]
     found += [
         _clean(
             cells,
